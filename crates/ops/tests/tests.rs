@@ -1,0 +1,5 @@
+//! Correctness tests of the ops against hand-computed cases, candle's own ops and finite
+//! differences.
+
+mod fixtures;
+mod pool;
