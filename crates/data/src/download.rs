@@ -1,0 +1,109 @@
+//! Verified downloads: streamed to a temporary file, checked, then renamed into place.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{DataError, Result};
+
+/// Largest file accepted from a server (the largest dataset file is ~10 MB compressed).
+const MAX_DOWNLOAD_BYTES: u64 = 512 << 20;
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(20)))
+            .timeout_per_read(Some(Duration::from_secs(60)))
+            .user_agent(concat!("convlens/", env!("CARGO_PKG_VERSION")))
+            .build(),
+    )
+}
+
+/// Downloads `url` to `dest`.
+///
+/// The body is streamed into a temporary file next to `dest` (with a progress bar on stderr
+/// when `progress` is set and stderr is a terminal), then `verify` is called on the
+/// temporary file, and only if it succeeds is the file renamed to `dest`. On any failure —
+/// HTTP error, connection closed early, failed verification — the temporary file is removed
+/// and nothing is left at `dest`.
+pub fn download_verified(
+    url: &str,
+    dest: &Path,
+    verify: &dyn Fn(&Path) -> Result<()>,
+    progress: bool,
+) -> Result<()> {
+    let fail = |reason: String| DataError::Download {
+        url: url.to_string(),
+        reason,
+    };
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
+        path: dir.to_path_buf(),
+        action: "cannot create the download folder",
+        source,
+    })?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp: PathBuf = dir.join(format!(".{name}.part-{}", std::process::id()));
+    let result = (|| {
+        let mut response = agent().get(url).call().map_err(|e| fail(e.to_string()))?;
+        let len = response.body().content_length();
+        let bar = if progress {
+            indicatif::ProgressBar::new(len.unwrap_or(0))
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("downloading {name}"));
+        let mut reader = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_DOWNLOAD_BYTES)
+            .reader();
+        let mut file = std::fs::File::create(&tmp).map_err(|source| DataError::Io {
+            path: tmp.clone(),
+            action: "cannot create",
+            source,
+        })?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| fail(format!("the connection broke off: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            file.write_all(&buf[..n]).map_err(|source| DataError::Io {
+                path: tmp.clone(),
+                action: "cannot write",
+                source,
+            })?;
+            bar.inc(n as u64);
+        }
+        bar.finish_and_clear();
+        file.sync_all().map_err(|source| DataError::Io {
+            path: tmp.clone(),
+            action: "cannot write",
+            source,
+        })?;
+        drop(file);
+        verify(&tmp).map_err(|e| fail(format!("the downloaded file was rejected: {e}")))?;
+        std::fs::rename(&tmp, dest).map_err(|source| DataError::Io {
+            path: dest.to_path_buf(),
+            action: "cannot move the download into place",
+            source,
+        })
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

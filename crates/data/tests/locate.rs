@@ -1,0 +1,188 @@
+//! The registry and the search order.
+
+use std::path::Path;
+
+use convlens_data::synthetic::{write_synthetic, SyntheticConfig};
+use convlens_data::{DataError, DatasetId, Locator, Origin, FASHION_MNIST, KMNIST, MNIST};
+
+fn put(dir: &Path) {
+    write_synthetic(
+        dir,
+        &SyntheticConfig {
+            train: 10,
+            test: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn names_parse_and_unknown_names_list_the_choices() {
+    assert_eq!(
+        "mnist".parse::<DatasetId>().unwrap(),
+        DatasetId::Known(&MNIST)
+    );
+    assert_eq!(
+        "Fashion-MNIST".parse::<DatasetId>().unwrap(),
+        DatasetId::Known(&FASHION_MNIST)
+    );
+    assert_eq!(
+        "kmnist".parse::<DatasetId>().unwrap(),
+        DatasetId::Known(&KMNIST)
+    );
+    assert_eq!(
+        "idx:/x/y".parse::<DatasetId>().unwrap(),
+        DatasetId::Idx("/x/y".into())
+    );
+    let err = "cifar10".parse::<DatasetId>().unwrap_err().to_string();
+    assert!(
+        err.contains("cifar10") && err.contains("fashion-mnist") && err.contains("idx:<DIR>"),
+        "{err}"
+    );
+    assert!("idx:".parse::<DatasetId>().is_err());
+}
+
+#[test]
+fn registry_entries_are_complete() {
+    for spec in convlens_data::DATASETS {
+        assert_eq!(spec.class_names.len(), 10, "{}", spec.name);
+        assert!(!spec.mirrors.is_empty());
+        for f in &spec.files {
+            for sum in f.md5.iter().chain(&f.gzip_md5) {
+                assert!(
+                    sum.len() == 32 && sum.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{}: {sum}",
+                    spec.name
+                );
+            }
+        }
+    }
+    assert_eq!(FASHION_MNIST.class_names[0], "T-shirt/top");
+    assert_eq!(FASHION_MNIST.class_names[9], "Ankle boot");
+    assert!(KMNIST.class_names[0].starts_with('お'));
+}
+
+#[test]
+fn the_search_order_is_data_dir_then_env_then_cache() {
+    let data_dir = crate::tempdir();
+    let env = crate::tempdir();
+    let cache = crate::tempdir();
+    put(&data_dir.path().join("mnist"));
+    put(&env.path().join("mnist"));
+    put(&cache.path().join("mnist"));
+    let mut locator = Locator {
+        data_dir: Some(data_dir.path().to_path_buf()),
+        env_dir: Some(env.path().to_path_buf()),
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..Locator::default()
+    };
+    let id = DatasetId::Known(&MNIST);
+    let found = locator.locate(&id).unwrap();
+    assert_eq!(
+        (found.origin, found.dir),
+        (Origin::DataDir, data_dir.path().join("mnist"))
+    );
+    locator.data_dir = None;
+    let found = locator.locate(&id).unwrap();
+    assert_eq!(
+        (found.origin, found.dir),
+        (Origin::EnvVar, env.path().join("mnist"))
+    );
+    locator.env_dir = None;
+    let found = locator.locate(&id).unwrap();
+    assert_eq!(
+        (found.origin, found.dir),
+        (Origin::Cache, cache.path().join("mnist"))
+    );
+}
+
+#[test]
+fn torchvision_layout_is_found() {
+    let root = crate::tempdir();
+    put(&root.path().join("FashionMNIST/raw"));
+    let locator = Locator {
+        data_dir: Some(root.path().to_path_buf()),
+        ..Locator::default()
+    };
+    let found = locator.locate(&DatasetId::Known(&FASHION_MNIST)).unwrap();
+    assert_eq!(found.dir, root.path().join("FashionMNIST/raw"));
+}
+
+#[test]
+fn not_found_lists_every_place_and_every_way() {
+    let data_dir = crate::tempdir();
+    let cache = crate::tempdir();
+    // An incomplete copy: only one of the four files.
+    std::fs::create_dir_all(data_dir.path().join("fashion-mnist")).unwrap();
+    std::fs::write(
+        data_dir
+            .path()
+            .join("fashion-mnist/train-images-idx3-ubyte.gz"),
+        b"x",
+    )
+    .unwrap();
+    let locator = Locator {
+        data_dir: Some(data_dir.path().to_path_buf()),
+        cache_dir: Some(cache.path().to_path_buf()),
+        download: false,
+        ..Locator::default()
+    };
+    let err = locator
+        .locate(&DatasetId::Known(&FASHION_MNIST))
+        .unwrap_err();
+    let DataError::NotFound { tried, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(tried.len(), 5, "{tried:?}");
+    let text = err.to_string();
+    for needle in [
+        "incomplete, missing train-labels-idx1-ubyte",
+        "(cache)",
+        "download: turned off",
+        "apt-get install dataset-fashion-mnist",
+        "--data-dir DIR",
+        "CONVLENS_DATA",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn a_data_dir_that_does_not_exist_is_named() {
+    let locator = Locator {
+        data_dir: Some("/no/such/folder".into()),
+        ..Locator::default()
+    };
+    let err = locator
+        .locate(&DatasetId::Known(&MNIST))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--data-dir") && err.contains("/no/such/folder"),
+        "{err}"
+    );
+}
+
+#[test]
+fn idx_folders_find_files_by_pattern_and_reject_ambiguity() {
+    let dir = crate::tempdir();
+    put(dir.path());
+    for r in convlens_data::Role::ALL {
+        let from = dir.path().join(format!("{}.gz", r.file_name()));
+        let to = dir.path().join(format!(
+            "emnist-letters-{}.gz",
+            r.file_name().replace("t10k", "test")
+        ));
+        std::fs::rename(from, to).unwrap();
+    }
+    let id = DatasetId::Idx(dir.path().to_path_buf());
+    let found = Locator::default().locate(&id).unwrap();
+    assert!(found.files[2].ends_with("emnist-letters-test-images-idx3-ubyte.gz"));
+    std::fs::write(dir.path().join("other-train-images-idx3-ubyte"), b"").unwrap();
+    let err = Locator::default().locate(&id).unwrap_err().to_string();
+    assert!(
+        err.contains("several files could be the training images"),
+        "{err}"
+    );
+}
