@@ -419,9 +419,10 @@ impl HookHandle {
         drop(self)
     }
 
-    /// Whether the hook is still registered (false after [`HookRegistry::clear`]).
+    /// Whether the hook is still registered (false after [`HookRegistry::clear`] and once the
+    /// registry is gone).
     pub fn is_active(&self) -> bool {
-        self.active.load(Ordering::SeqCst)
+        self.active.load(Ordering::SeqCst) && self.registry.strong_count() > 0
     }
 
     /// The layers this hook is attached to.
