@@ -16,11 +16,13 @@ pub(crate) trait Element:
     + std::ops::AddAssign
 {
     const ZERO: Self;
+    const ONE: Self;
     fn is_nan(self) -> bool;
 }
 
 impl Element for f32 {
     const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
     #[inline(always)]
     fn is_nan(self) -> bool {
         f32::is_nan(self)
@@ -29,6 +31,7 @@ impl Element for f32 {
 
 impl Element for f64 {
     const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
     #[inline(always)]
     fn is_nan(self) -> bool {
         f64::is_nan(self)

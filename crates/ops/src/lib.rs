@@ -26,10 +26,14 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use conv::conv2d;
 pub use error::Error;
 pub use pool::max_pool2d;
 
+mod conv;
 mod element;
 mod error;
+mod kernels;
 mod layout4;
+mod parallel;
 mod pool;

@@ -1,5 +1,6 @@
 //! Correctness tests of the ops against hand-computed cases, candle's own ops and finite
 //! differences.
 
+mod conv;
 mod fixtures;
 mod pool;

@@ -1,0 +1,731 @@
+//! 2-D convolution (stride 1, square kernel, zero padding) as im2col + gemm, with gemm-based
+//! gradients.
+
+use std::mem::MaybeUninit;
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
+
+use crate::element::{slice, Element};
+use crate::error::Error;
+use crate::kernels::{
+    assume_init, assume_init_mut, col2im, dense, gemm, im2col, uninit_vec, Geometry, Mat,
+};
+use crate::layout4::{check_float, View4};
+use crate::parallel::{for_runs_mut, map_runs};
+
+const OP: &str = "conv2d";
+const OP_BWD_PARAMS: &str = "conv2d-backward-params";
+const OP_BWD_INPUT: &str = "conv2d-backward-input";
+
+/// 2-D convolution with stride 1, a square kernel and zero padding (PyTorch's
+/// `Conv2d(c, o, k, padding=padding)`), computed as im2col + gemm, with gradients.
+///
+/// - `x`: input `[N, C, H, W]`;
+/// - `w`: weight `[O, C, K, K]`;
+/// - `b`: optional bias `[O]`;
+/// - result: `[N, O, H + 2·padding − K + 1, W + 2·padding − K + 1]`.
+///
+/// All tensors must be f32, or all f64, on the CPU; any strides are accepted. The batch is split
+/// between rayon's threads when it is large enough to pay for it.
+///
+/// The backward pass computes the weight gradient and the input gradient as gemms and the bias
+/// gradient as a sum. An input that does not take part in autograd (neither a variable nor the
+/// result of a tracked op, such as the image fed to the first layer) gets no gradient, and none
+/// is computed.
+///
+/// # Errors
+///
+/// If a tensor is not on the CPU, not f32/f64 or of another dtype than `x`; if `x` or `w` is
+/// not rank 4, the kernel is not square, `w`'s channels differ from `x`'s, `b` is not `[O]`,
+/// or the padded input is smaller than the kernel.
+///
+/// # Example
+///
+/// ```
+/// use candle_core::{Device, Tensor};
+///
+/// let dev = Device::Cpu;
+/// let x = Tensor::arange(0f32, 16., &dev)?.reshape((1, 1, 4, 4))?;
+/// let w = Tensor::ones((2, 1, 3, 3), candle_core::DType::F32, &dev)?;
+/// let b = Tensor::new(&[0f32, 100.], &dev)?;
+/// let y = convlens_ops::conv2d(&x, &w, Some(&b), 1)?;
+/// assert_eq!(y.dims(), [1, 2, 4, 4]);
+/// // Top-left output: the 2×2 corner 0 + 1 + 4 + 5, the rest is padding.
+/// assert_eq!(y.get(0)?.get(0)?.get(0)?.get(0)?.to_scalar::<f32>()?, 10.);
+/// assert_eq!(y.get(0)?.get(1)?.get(0)?.get(0)?.to_scalar::<f32>()?, 110.);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    padding: usize,
+) -> candle_core::Result<Tensor> {
+    for t in [Some(x), Some(w), b].into_iter().flatten() {
+        if !t.device().is_cpu() {
+            return Err(Error::NotCpu { op: OP }.into());
+        }
+    }
+    let op = Conv2d { padding };
+    match b {
+        Some(b) => x.apply_op3(w, b, op),
+        None => x.apply_op2(w, op),
+    }
+}
+
+/// The convolution op, with or without bias (as a `CustomOp3` or a `CustomOp2`).
+#[derive(Debug, Clone, Copy)]
+struct Conv2d {
+    padding: usize,
+}
+
+/// Weight and bias gradients from the input and the output gradient: a flat tensor holding the
+/// weight gradient (if `weight`) followed by the bias gradient (if `bias`).
+#[derive(Debug, Clone, Copy)]
+struct Conv2dBackwardParams {
+    padding: usize,
+    k: usize,
+    weight: bool,
+    bias: bool,
+}
+
+/// The input gradient from the weight and the output gradient.
+#[derive(Debug, Clone, Copy)]
+struct Conv2dBackwardInput {
+    padding: usize,
+    h: usize,
+    w: usize,
+}
+
+fn same_dtype(
+    op: &'static str,
+    arg: &'static str,
+    expected: DType,
+    got: DType,
+) -> Result<(), Error> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::DTypeMismatch {
+            op,
+            arg,
+            expected,
+            got,
+        })
+    }
+}
+
+fn shape_error(op: &'static str, message: String) -> Error {
+    Error::Shape { op, message }
+}
+
+/// Checks the forward arguments and derives the sizes.
+fn geometry(
+    padding: usize,
+    x: (&CpuStorage, &Layout),
+    w: (&CpuStorage, &Layout),
+    b: Option<(&CpuStorage, &Layout)>,
+) -> Result<(Geometry, View4), Error> {
+    check_float(OP, "x", x.0.dtype())?;
+    same_dtype(OP, "w", x.0.dtype(), w.0.dtype())?;
+    let xv = View4::new(OP, "x", x.1)?;
+    let [n, c, h, wd] = xv.dims;
+    let [o, wc, k, k2] = match w.1.dims() {
+        &[o, wc, k, k2] => [o, wc, k, k2],
+        dims => {
+            return Err(Error::Rank {
+                op: OP,
+                arg: "w",
+                expected: 4,
+                shape: dims.to_vec(),
+            })
+        }
+    };
+    if k != k2 || k == 0 {
+        return Err(shape_error(
+            OP,
+            format!(
+                "kernel must be square and non-empty, got weight shape {:?}",
+                w.1.dims()
+            ),
+        ));
+    }
+    if wc != c {
+        return Err(shape_error(
+            OP,
+            format!(
+                "weight {:?} expects {wc} input channels, input {:?} has {c}",
+                w.1.dims(),
+                xv.dims
+            ),
+        ));
+    }
+    if let Some((bs, bl)) = b {
+        same_dtype(OP, "b", x.0.dtype(), bs.dtype())?;
+        if bl.dims() != [o] {
+            return Err(shape_error(
+                OP,
+                format!(
+                    "bias must have shape [{o}] for weight {:?}, got {:?}",
+                    w.1.dims(),
+                    bl.dims()
+                ),
+            ));
+        }
+    }
+    if h + 2 * padding < k || wd + 2 * padding < k {
+        return Err(shape_error(
+            OP,
+            format!(
+                "input {:?} with padding {padding} is smaller than the {k}x{k} kernel",
+                xv.dims
+            ),
+        ));
+    }
+    let g = Geometry {
+        n,
+        c,
+        h,
+        w: wd,
+        o,
+        k,
+        pad: padding,
+        oh: h + 2 * padding - k + 1,
+        ow: wd + 2 * padding - k + 1,
+    };
+    Ok((g, xv))
+}
+
+/// Whether each image of `xv` is one contiguous run of `c·h·w` elements (so the batch is an
+/// `N × (c·h·w)` matrix with row stride `strides[0]`).
+fn images_are_dense(xv: &View4) -> bool {
+    let [_, c, h, w] = xv.dims;
+    let [_, sc, sh, sw] = xv.strides;
+    (sw == 1 || w == 1) && (sh == w || h == 1) && (sc == h * w || c == 1)
+}
+
+fn forward<T: Element>(g: &Geometry, x: &[T], xv: &View4, w: &[T], b: Option<&[T]>) -> Vec<T> {
+    let (p, kdim) = (g.positions(), g.kdim());
+    let per_image = g.o * p;
+    let mut out = uninit_vec::<T>(g.n * per_image);
+    let work = g.n * g.o * kdim * p;
+    let wmat = Mat::new(w, kdim, 1);
+    let fill_bias = |dst: &mut [MaybeUninit<T>], b: &[T], rs: usize, cs: usize, rows: usize| {
+        for r in 0..rows {
+            for (oi, &bo) in b.iter().enumerate() {
+                dst[r * rs + oi * cs] = MaybeUninit::new(bo);
+            }
+        }
+    };
+    if g.is_dense() {
+        // out[N × O] = X[N × kdim] · Wᵀ[kdim × O], straight from the input.
+        let xs: std::borrow::Cow<'_, [T]> = if images_are_dense(xv) && g.n > 0 {
+            std::borrow::Cow::Borrowed(&x[xv.start..xv.start + (g.n - 1) * xv.strides[0] + kdim])
+        } else {
+            let mut gathered = Vec::with_capacity(g.n * kdim);
+            for ni in 0..g.n {
+                for ci in 0..g.c {
+                    let plane = xv.plane(ni, ci);
+                    for iy in 0..g.h {
+                        for ix in 0..g.w {
+                            gathered.push(x[plane + iy * xv.strides[2] + ix * xv.strides[3]]);
+                        }
+                    }
+                }
+            }
+            std::borrow::Cow::Owned(gathered)
+        };
+        let row_stride = if matches!(xs, std::borrow::Cow::Borrowed(_)) {
+            xv.strides[0]
+        } else {
+            kdim
+        };
+        for_runs_mut(&mut out, g.o, g.n, work, |run, dst| {
+            if let Some(b) = b {
+                fill_bias(dst, b, g.o, 1, run.len());
+            }
+            let rows = &xs[run.start * row_stride..];
+            gemm(
+                run.len(),
+                g.o,
+                kdim,
+                dst,
+                g.o,
+                1,
+                b.is_some(),
+                Mat::new(rows, row_stride, 1),
+                Mat::new(w, 1, kdim),
+            );
+        });
+    } else {
+        for_runs_mut(&mut out, per_image, g.n, work, |run, dst| {
+            let mut cols = vec![T::ZERO; kdim * p];
+            for (ni, dst) in run.zip(dst.chunks_exact_mut(per_image)) {
+                im2col(x, xv, ni, g, &mut cols);
+                if let Some(b) = b {
+                    fill_bias(dst, b, 1, p, p);
+                }
+                // out_n[O × P] = W[O × kdim] · cols[kdim × P]
+                gemm(
+                    g.o,
+                    p,
+                    kdim,
+                    dst,
+                    p,
+                    1,
+                    b.is_some(),
+                    wmat,
+                    Mat::new(&cols, p, 1),
+                );
+            }
+        });
+    }
+    // SAFETY: every run wrote all of its images: gemm writes every element of its `dst` (after
+    // the bias fill, when there is one).
+    unsafe { assume_init(out) }
+}
+
+fn storage_of<T: Element>(v: Vec<T>) -> CpuStorage {
+    T::to_cpu_storage_owned(v)
+}
+
+impl Conv2d {
+    fn fwd(
+        &self,
+        x: (&CpuStorage, &Layout),
+        w: (&CpuStorage, &Layout),
+        b: Option<(&CpuStorage, &Layout)>,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (g, xv) = geometry(self.padding, x, w, b)?;
+        fn run<T: Element>(
+            g: &Geometry,
+            xv: &View4,
+            x: &CpuStorage,
+            w: (&CpuStorage, &Layout),
+            b: Option<(&CpuStorage, &Layout)>,
+        ) -> candle_core::Result<CpuStorage> {
+            let wd = dense(slice::<T>(w.0)?, w.1);
+            let bd = match b {
+                Some((bs, bl)) => Some(dense(slice::<T>(bs)?, bl)),
+                None => None,
+            };
+            Ok(storage_of(forward(
+                g,
+                slice::<T>(x)?,
+                xv,
+                &wd,
+                bd.as_deref(),
+            )))
+        }
+        let out = match x.0.dtype() {
+            DType::F32 => run::<f32>(&g, &xv, x.0, w, b)?,
+            _ => run::<f64>(&g, &xv, x.0, w, b)?,
+        };
+        Ok((out, Shape::from((g.n, g.o, g.oh, g.ow))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (_, _, h, wd) = x.dims4()?;
+        let (o, c, k, _) = w.dims4()?;
+        let dx = if x.track_op() {
+            let op = Conv2dBackwardInput {
+                padding: self.padding,
+                h,
+                w: wd,
+            };
+            Some(w.apply_op2_no_bwd(grad, &op)?)
+        } else {
+            None
+        };
+        let weight = w.track_op();
+        let bias = b.is_some_and(Tensor::track_op);
+        if !weight && !bias {
+            return Ok((dx, None, None));
+        }
+        let op = Conv2dBackwardParams {
+            padding: self.padding,
+            k,
+            weight,
+            bias,
+        };
+        let flat = x.apply_op2_no_bwd(grad, &op)?;
+        let wlen = if weight { o * c * k * k } else { 0 };
+        let dw = if weight {
+            Some(flat.narrow(0, 0, wlen)?.reshape(w.shape())?)
+        } else {
+            None
+        };
+        let db = if bias {
+            Some(flat.narrow(0, wlen, o)?)
+        } else {
+            None
+        };
+        Ok((dx, dw, db))
+    }
+}
+
+impl CustomOp2 for Conv2d {
+    fn name(&self) -> &'static str {
+        OP
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.fwd((xs, xl), (ws, wl), None)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, _) = Conv2d::bwd(self, x, w, None, grad)?;
+        Ok((dx, dw))
+    }
+}
+
+impl CustomOp3 for Conv2d {
+    fn name(&self) -> &'static str {
+        OP
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.fwd((xs, xl), (ws, wl), Some((bs, bl)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        Conv2d::bwd(self, x, w, Some(b), grad)
+    }
+}
+
+/// Checks an output gradient against the sizes it must have.
+fn grad_view(
+    op: &'static str,
+    expected_dtype: DType,
+    gs: &CpuStorage,
+    gl: &Layout,
+    dims: [usize; 4],
+) -> Result<(), Error> {
+    same_dtype(op, "grad", expected_dtype, gs.dtype())?;
+    if gl.dims() != dims {
+        return Err(shape_error(
+            op,
+            format!(
+                "output gradient has shape {:?}, expected {dims:?}",
+                gl.dims()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn params_backward<T: Element>(
+    op: &Conv2dBackwardParams,
+    g: &Geometry,
+    x: &[T],
+    xv: &View4,
+    dy: &[T],
+) -> Vec<T> {
+    let (p, kdim) = (g.positions(), g.kdim());
+    let wlen = if op.weight { g.o * kdim } else { 0 };
+    let blen = if op.bias { g.o } else { 0 };
+    let per_image = g.o * p;
+    let work = if op.weight {
+        g.n * g.o * kdim * p
+    } else {
+        g.n * per_image
+    };
+    let dense_x: Option<(std::borrow::Cow<'_, [T]>, usize)> = if op.weight && g.is_dense() {
+        if images_are_dense(xv) && g.n > 0 {
+            Some((
+                std::borrow::Cow::Borrowed(
+                    &x[xv.start..xv.start + (g.n - 1) * xv.strides[0] + kdim],
+                ),
+                xv.strides[0],
+            ))
+        } else {
+            let mut cols = vec![T::ZERO; kdim];
+            let mut gathered = Vec::with_capacity(g.n * kdim);
+            for ni in 0..g.n {
+                im2col(x, xv, ni, g, &mut cols);
+                gathered.extend_from_slice(&cols);
+            }
+            Some((std::borrow::Cow::Owned(gathered), kdim))
+        }
+    } else {
+        None
+    };
+    let partials = map_runs(g.n, work, |run| {
+        let mut acc = vec![T::ZERO; wlen + blen];
+        let (dw, db) = acc.split_at_mut(wlen);
+        if op.bias {
+            for ni in run.clone() {
+                let img = &dy[ni * per_image..(ni + 1) * per_image];
+                for (d, row) in db.iter_mut().zip(img.chunks_exact(p)) {
+                    *d += row.iter().fold(T::ZERO, |s, &v| s + v);
+                }
+            }
+        }
+        if op.weight {
+            // SAFETY: `dw` is initialized (zeros); the MaybeUninit view only lets gemm write it.
+            let dw = unsafe { as_uninit(dw) };
+            if let Some((xs, rs)) = &dense_x {
+                // dW[O × kdim] = dYᵀ[O × run] · X[run × kdim]
+                gemm(
+                    g.o,
+                    kdim,
+                    run.len(),
+                    dw,
+                    kdim,
+                    1,
+                    false,
+                    Mat::new(&dy[run.start * g.o..], 1, g.o),
+                    Mat::new(&xs[run.start * rs..], *rs, 1),
+                );
+            } else {
+                let mut cols = vec![T::ZERO; kdim * p];
+                for (i, ni) in run.enumerate() {
+                    im2col(x, xv, ni, g, &mut cols);
+                    // dW[O × kdim] += dY_n[O × P] · colsᵀ[P × kdim]
+                    gemm(
+                        g.o,
+                        kdim,
+                        p,
+                        dw,
+                        kdim,
+                        1,
+                        i > 0,
+                        Mat::new(&dy[ni * per_image..], p, 1),
+                        Mat::new(&cols, 1, p),
+                    );
+                }
+            }
+        }
+        acc
+    });
+    let mut partials = partials.into_iter();
+    let mut total = partials
+        .next()
+        .unwrap_or_else(|| vec![T::ZERO; wlen + blen]);
+    for part in partials {
+        for (t, v) in total.iter_mut().zip(part) {
+            *t += v;
+        }
+    }
+    total
+}
+
+/// Views an initialized slice as `MaybeUninit`, for gemm's destination.
+///
+/// # Safety
+///
+/// The caller must not write uninitialized values through the returned slice (gemm never does).
+unsafe fn as_uninit<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: same layout; MaybeUninit<T> accepts every bit pattern T has.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<MaybeUninit<T>>(), s.len()) }
+}
+
+fn input_backward<T: Element>(g: &Geometry, w: &[T], dy: &[T]) -> Vec<T> {
+    let (p, kdim) = (g.positions(), g.kdim());
+    let per_image = g.o * p;
+    let mut dx = uninit_vec::<T>(g.n * g.c * g.h * g.w);
+    let work = g.n * g.o * kdim * p;
+    if g.is_dense() {
+        // dX[N × kdim] = dY[N × O] · W[O × kdim]
+        for_runs_mut(&mut dx, kdim, g.n, work, |run, dst| {
+            gemm(
+                run.len(),
+                kdim,
+                g.o,
+                dst,
+                kdim,
+                1,
+                false,
+                Mat::new(&dy[run.start * g.o..], g.o, 1),
+                Mat::new(w, kdim, 1),
+            );
+        });
+    } else {
+        let img = g.c * g.h * g.w;
+        for_runs_mut(&mut dx, img, g.n, work, |run, dst| {
+            let mut dcols = uninit_vec::<T>(kdim * p);
+            for (ni, dst) in run.zip(dst.chunks_exact_mut(img)) {
+                // dcols[kdim × P] = Wᵀ[kdim × O] · dY_n[O × P]
+                gemm(
+                    kdim,
+                    p,
+                    g.o,
+                    &mut dcols,
+                    p,
+                    1,
+                    false,
+                    Mat::new(w, 1, kdim),
+                    Mat::new(&dy[ni * per_image..], p, 1),
+                );
+                dst.fill(MaybeUninit::new(T::ZERO));
+                // SAFETY: gemm wrote all of `dcols`; `dst` was just filled.
+                let (dcols, dst) = unsafe { (assume_init_mut(&mut dcols), assume_init_mut(dst)) };
+                col2im(dcols, g, dst);
+            }
+        });
+    }
+    // SAFETY: every image of `dx` was written: by gemm (dense) or zero-filled then accumulated.
+    unsafe { assume_init(dx) }
+}
+
+impl CustomOp2 for Conv2dBackwardParams {
+    fn name(&self) -> &'static str {
+        OP_BWD_PARAMS
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let op = OP_BWD_PARAMS;
+        check_float(op, "x", xs.dtype())?;
+        let xv = View4::new(op, "x", xl)?;
+        let [n, c, h, wd] = xv.dims;
+        let gdims = match gl.dims() {
+            &[gn, o, oh, ow] => [gn, o, oh, ow],
+            dims => {
+                return Err(Error::Rank {
+                    op,
+                    arg: "grad",
+                    expected: 4,
+                    shape: dims.to_vec(),
+                }
+                .into())
+            }
+        };
+        let (k, pad) = (self.k, self.padding);
+        if h + 2 * pad < k || wd + 2 * pad < k {
+            return Err(shape_error(
+                op,
+                format!("input {:?} is smaller than the {k}x{k} kernel", xv.dims),
+            )
+            .into());
+        }
+        let g = Geometry {
+            n,
+            c,
+            h,
+            w: wd,
+            o: gdims[1],
+            k,
+            pad,
+            oh: h + 2 * pad - k + 1,
+            ow: wd + 2 * pad - k + 1,
+        };
+        grad_view(op, xs.dtype(), gs, gl, [n, g.o, g.oh, g.ow])?;
+        let out = match xs.dtype() {
+            DType::F32 => storage_of(params_backward(
+                self,
+                &g,
+                slice::<f32>(xs)?,
+                &xv,
+                &dense(slice::<f32>(gs)?, gl),
+            )),
+            _ => storage_of(params_backward(
+                self,
+                &g,
+                slice::<f64>(xs)?,
+                &xv,
+                &dense(slice::<f64>(gs)?, gl),
+            )),
+        };
+        let len = if self.weight { g.o * g.kdim() } else { 0 } + if self.bias { g.o } else { 0 };
+        Ok((out, Shape::from(len)))
+    }
+}
+
+impl CustomOp2 for Conv2dBackwardInput {
+    fn name(&self) -> &'static str {
+        OP_BWD_INPUT
+    }
+
+    fn cpu_fwd(
+        &self,
+        ws: &CpuStorage,
+        wl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let op = OP_BWD_INPUT;
+        check_float(op, "w", ws.dtype())?;
+        let [o, c, k, _] = match wl.dims() {
+            &[o, c, k, k2] if k == k2 => [o, c, k, k2],
+            dims => {
+                return Err(
+                    shape_error(op, format!("weight must be [O, C, K, K], got {dims:?}")).into(),
+                )
+            }
+        };
+        let (h, wd, pad) = (self.h, self.w, self.padding);
+        if h + 2 * pad < k || wd + 2 * pad < k {
+            return Err(shape_error(
+                op,
+                format!("input {h}x{wd} is smaller than the {k}x{k} kernel"),
+            )
+            .into());
+        }
+        let n = gl.dims().first().copied().unwrap_or(0);
+        let g = Geometry {
+            n,
+            c,
+            h,
+            w: wd,
+            o,
+            k,
+            pad,
+            oh: h + 2 * pad - k + 1,
+            ow: wd + 2 * pad - k + 1,
+        };
+        grad_view(op, ws.dtype(), gs, gl, [n, o, g.oh, g.ow])?;
+        let out = match ws.dtype() {
+            DType::F32 => storage_of(input_backward(
+                &g,
+                &dense(slice::<f32>(ws)?, wl),
+                &dense(slice::<f32>(gs)?, gl),
+            )),
+            _ => storage_of(input_backward(
+                &g,
+                &dense(slice::<f64>(ws)?, wl),
+                &dense(slice::<f64>(gs)?, gl),
+            )),
+        };
+        Ok((out, Shape::from((n, c, h, wd))))
+    }
+}

@@ -1,0 +1,274 @@
+//! The building blocks of the convolution: im2col, col2im and a bounds-checked gemm.
+
+use std::borrow::Cow;
+use std::mem::MaybeUninit;
+
+use candle_core::Layout;
+
+use crate::element::Element;
+use crate::layout4::View4;
+
+/// A matrix inside a slice: element `(i, j)` is at `i * rs + j * cs`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mat<'a, T> {
+    pub data: &'a [T],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a, T> Mat<'a, T> {
+    pub fn new(data: &'a [T], rs: usize, cs: usize) -> Self {
+        Self { data, rs, cs }
+    }
+}
+
+/// Number of elements a `rows × cols` matrix with the given strides spans.
+fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1
+    }
+}
+
+/// `dst[m×n] = lhs[m×k] · rhs[k×n]`, or `dst += lhs · rhs` when `accumulate`, on the calling
+/// thread. `dst` may be uninitialized when `accumulate` is false: gemm then only writes it.
+///
+/// # Panics
+///
+/// If a matrix reaches past the end of its slice (a bug in the caller, never user input: the
+/// ops check shapes before computing).
+#[allow(clippy::too_many_arguments)] // three matrices with two strides each, plus m, n, k
+pub(crate) fn gemm<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [MaybeUninit<T>],
+    dst_rs: usize,
+    dst_cs: usize,
+    accumulate: bool,
+    lhs: Mat<'_, T>,
+    rhs: Mat<'_, T>,
+) {
+    assert!(
+        span(m, n, dst_rs, dst_cs) <= dst.len(),
+        "gemm: dst out of bounds"
+    );
+    assert!(
+        span(m, k, lhs.rs, lhs.cs) <= lhs.data.len(),
+        "gemm: lhs out of bounds"
+    );
+    assert!(
+        span(k, n, rhs.rs, rhs.cs) <= rhs.data.len(),
+        "gemm: rhs out of bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: the three matrices lie inside their slices (checked above); `dst` is exclusively
+    // borrowed and does not alias the shared `lhs` and `rhs`; gemm reads `dst` only when
+    // `accumulate` is set, in which case the caller has initialized it; T is f32 or f64.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr().cast::<T>(),
+            dst_cs as isize,
+            dst_rs as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr(),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// A vector of `len` uninitialized elements, to be written by kernels and then made a `Vec<T>`
+/// with [`assume_init`].
+pub(crate) fn uninit_vec<T>(len: usize) -> Vec<MaybeUninit<T>> {
+    let mut v = Vec::with_capacity(len);
+    // SAFETY: MaybeUninit<T> needs no initialization, and the capacity is `len`.
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// Converts a fully written vector of `MaybeUninit<T>` into `Vec<T>`.
+///
+/// # Safety
+///
+/// Every element of `v` must have been initialized.
+pub(crate) unsafe fn assume_init<T>(v: Vec<MaybeUninit<T>>) -> Vec<T> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: MaybeUninit<T> has the layout of T, the caller guarantees every element is
+    // initialized, and the allocation is handed over unchanged.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<T>(), v.len(), v.capacity()) }
+}
+
+/// Views an initialized `MaybeUninit` slice as `&mut [T]`.
+///
+/// # Safety
+///
+/// Every element of `s` must have been initialized.
+pub(crate) unsafe fn assume_init_mut<T>(s: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: same layout; the caller guarantees initialization.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<T>(), s.len()) }
+}
+
+/// The elements of a tensor in row-major order: borrowed when its layout is contiguous, gathered
+/// otherwise.
+pub(crate) fn dense<'a, T: Element>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Cow::Borrowed(&data[start..end]),
+        None => Cow::Owned(gather(
+            data,
+            layout.dims(),
+            layout.stride(),
+            layout.start_offset(),
+        )),
+    }
+}
+
+/// The elements of a strided tensor in row-major order.
+fn gather<T: Copy>(data: &[T], dims: &[usize], strides: &[usize], start: usize) -> Vec<T> {
+    let len = dims.iter().product::<usize>();
+    let mut out = Vec::with_capacity(len);
+    if len == 0 {
+        return out;
+    }
+    let mut index = vec![0; dims.len()];
+    let mut offset = start;
+    loop {
+        out.push(data[offset]);
+        // Advance the multi-index like an odometer, last dimension fastest.
+        let mut d = dims.len();
+        loop {
+            if d == 0 {
+                return out;
+            }
+            d -= 1;
+            index[d] += 1;
+            offset += strides[d];
+            if index[d] < dims[d] {
+                break;
+            }
+            offset -= strides[d] * dims[d];
+            index[d] = 0;
+        }
+    }
+}
+
+/// Sizes of a stride-1 convolution with a square kernel and zero padding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub k: usize,
+    pub pad: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Geometry {
+    /// Rows of the im2col matrix: one per input channel and kernel position.
+    pub fn kdim(&self) -> usize {
+        self.c * self.k * self.k
+    }
+
+    /// Output positions per image and channel.
+    pub fn positions(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    /// The kernel covers the whole unpadded input: the convolution is a fully connected layer
+    /// on the flattened image, and needs no im2col.
+    pub fn is_dense(&self) -> bool {
+        self.pad == 0 && self.k == self.h && self.k == self.w
+    }
+
+    /// Output columns `ox` for which kernel column `kx` reads inside the image: `lo..hi`.
+    #[inline(always)]
+    fn valid_cols(&self, kx: usize) -> (usize, usize) {
+        let lo = self.pad.saturating_sub(kx).min(self.ow);
+        let hi = (self.w + self.pad).saturating_sub(kx).min(self.ow).max(lo);
+        (lo, hi)
+    }
+}
+
+/// Writes image `ni` of `x` as the `kdim × positions` im2col matrix (row-major) into `cols`:
+/// row `(c, ky, kx)`, column `(oy, ox)` holds the input at `(c, oy + ky - pad, ox + kx - pad)`,
+/// or zero in the padding.
+pub(crate) fn im2col<T: Element>(x: &[T], xv: &View4, ni: usize, g: &Geometry, cols: &mut [T]) {
+    let [_, _, sh, sw] = xv.strides;
+    let p = g.positions();
+    let mut rows = cols[..g.kdim() * p].chunks_exact_mut(p);
+    for ci in 0..g.c {
+        let plane = xv.plane(ni, ci);
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                let row = rows.next().expect("kdim rows");
+                let (lo, hi) = g.valid_cols(kx);
+                for (oy, dst) in row.chunks_exact_mut(g.ow).enumerate() {
+                    let iy = oy + ky;
+                    if iy < g.pad || iy >= g.h + g.pad || lo == hi {
+                        dst.fill(T::ZERO);
+                        continue;
+                    }
+                    dst[..lo].fill(T::ZERO);
+                    dst[hi..].fill(T::ZERO);
+                    let src = plane + (iy - g.pad) * sh + (lo + kx - g.pad) * sw;
+                    let dst = &mut dst[lo..hi];
+                    if sw == 1 {
+                        dst.copy_from_slice(&x[src..src + dst.len()]);
+                    } else {
+                        for (j, d) in dst.iter_mut().enumerate() {
+                            *d = x[src + j * sw];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the `kdim × positions` matrix `cols` back onto the image it was gathered from (the
+/// adjoint of [`im2col`]): `dx` is one contiguous `c × h × w` image.
+pub(crate) fn col2im<T: Element>(cols: &[T], g: &Geometry, dx: &mut [T]) {
+    let p = g.positions();
+    let mut rows = cols[..g.kdim() * p].chunks_exact(p);
+    for ci in 0..g.c {
+        let plane = &mut dx[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                let row = rows.next().expect("kdim rows");
+                let (lo, hi) = g.valid_cols(kx);
+                if lo == hi {
+                    continue;
+                }
+                for (oy, src) in row.chunks_exact(g.ow).enumerate() {
+                    let iy = oy + ky;
+                    if iy < g.pad || iy >= g.h + g.pad {
+                        continue;
+                    }
+                    let start = (iy - g.pad) * g.w + lo + kx - g.pad;
+                    let dst = &mut plane[start..start + (hi - lo)];
+                    for (d, &s) in dst.iter_mut().zip(&src[lo..hi]) {
+                        *d += s;
+                    }
+                }
+            }
+        }
+    }
+}
