@@ -18,11 +18,24 @@ use crate::io;
 /// maximum. ReLU and the linear layers are candle ops in both.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
-    /// The fast CPU convolution of `convlens-ops`.
+    /// The fast CPU convolution of `convlens-ops` (im2col + gemm). CPU only: networks built on
+    /// another device start with [`Backend::Candle`].
     #[default]
     Fast,
     /// candle's own `Tensor::conv2d` plus a broadcast bias add: the reference to compare with.
     Candle,
+}
+
+impl Backend {
+    /// The backend a network on `device` starts with: [`Backend::Fast`] on the CPU,
+    /// [`Backend::Candle`] elsewhere.
+    pub fn for_device(device: &Device) -> Backend {
+        if device.is_cpu() {
+            Backend::Fast
+        } else {
+            Backend::Candle
+        }
+    }
 }
 
 /// Index of each parameter in [`PARAMETER_NAMES`] order.
@@ -91,7 +104,7 @@ impl Network {
         }
         Ok(Network {
             config,
-            backend: Backend::default(),
+            backend: Backend::for_device(device),
             dtype,
             summary,
             params,
@@ -127,7 +140,7 @@ impl Network {
             .collect::<Result<Vec<_>>>()?;
         Ok(Network {
             config,
-            backend: Backend::default(),
+            backend: Backend::for_device(device),
             dtype,
             summary,
             params,
@@ -264,11 +277,9 @@ impl Network {
     }
 }
 
-/// The convolution of [`Backend::Fast`].
-// Until `convlens_ops::conv2d` lands this is candle's convolution; switch here to
-// `convlens_ops::conv2d(x, w, Some(b), padding)`.
+/// The convolution of [`Backend::Fast`]: im2col + gemm with bias, CPU only.
 fn fast_conv2d(x: &Tensor, w: &Tensor, b: &Tensor, padding: usize) -> Result<Tensor> {
-    candle_conv2d(x, w, b, padding)
+    convlens_ops::conv2d(x, w, Some(b), padding)
 }
 
 /// The convolution of [`Backend::Candle`]: candle's `conv2d` and a broadcast bias add.

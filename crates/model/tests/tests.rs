@@ -1,0 +1,9 @@
+//! Integration tests of the course network.
+
+mod config;
+mod fixtures;
+mod forward;
+mod gradients;
+mod hooks;
+mod init;
+mod io;
