@@ -1,1 +1,35 @@
-fn main() {}
+//! `cargo xtask <task>`: the project's own tasks, one module each.
+
+mod figures;
+mod synthetic;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "convlens project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Train the documented runs and write every README figure and results/metrics.json.
+    Figures(figures::Args),
+    /// Write a synthetic IDX dataset (ten classes of shapes) into a folder.
+    Synthetic(synthetic::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().task {
+        Task::Figures(args) => figures::run(&args),
+        Task::Synthetic(args) => synthetic::run(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,31 @@
-fn main() {}
+//! `trainer`: train the course CNN, evaluate it, and draw what it learned.
+//!
+//! This binary parses flags and dispatches; the work lives in the convlens crates. Every
+//! error becomes one message on stderr and exit code 2.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use trainer::cli::{Cli, Command};
+use trainer::{commands, error_message, inspect};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli
+        .command
+        .unwrap_or_else(|| Command::Train(Default::default()))
+    {
+        Command::Train(args) => commands::train(&args),
+        Command::Eval(args) => commands::eval(&args),
+        Command::Summary(args) => commands::summary(&args),
+        Command::Datasets(args) => commands::datasets(&args),
+        Command::Inspect(args) => inspect::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", error_message(&e));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The arguments of a training run, their validation, and what `config.json` records.
+
+use std::path::PathBuf;
+
+use convlens_data::SamplerKind;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+use crate::optim::{OptimizerConfig, OptimizerKind};
+
+/// Every argument of a training run. [`TrainConfig::default`] is the reference
+/// configuration: 20 epochs, batch 16, SGD with learning rate 0.1, class-balanced sampling
+/// with replacement, validation on the test set, seed 42 — on Fashion-MNIST.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// `fashion-mnist`, `mnist`, `kmnist` or `idx:<DIR>`.
+    pub dataset: String,
+    /// Number of epochs.
+    pub epochs: usize,
+    /// Images per training step.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Optimizer.
+    pub optimizer: OptimizerKind,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// How training images are drawn.
+    #[serde(with = "display_fromstr")]
+    pub sampler: SamplerKind,
+    /// The one seed behind initialization, sampling and hold-out splits.
+    pub seed: u64,
+    /// Train on the first N training images only.
+    pub limit_train: Option<usize>,
+    /// Validate on the first N validation images only.
+    pub limit_val: Option<usize>,
+    /// Validate on N images held out of the training set (seeded) instead of the test set.
+    pub holdout: Option<usize>,
+    /// Start from these weights (safetensors with PyTorch state_dict names).
+    pub init: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            dataset: "fashion-mnist".into(),
+            epochs: 20,
+            batch_size: 16,
+            lr: 0.1,
+            optimizer: OptimizerKind::Sgd,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            sampler: SamplerKind::Balanced,
+            seed: 42,
+            limit_train: None,
+            limit_val: None,
+            holdout: None,
+            init: None,
+        }
+    }
+}
+
+fn invalid(flag: &'static str, value: impl ToString, problem: &str) -> TrainError {
+    TrainError::InvalidArgument {
+        flag,
+        value: value.to_string(),
+        problem: problem.into(),
+    }
+}
+
+impl TrainConfig {
+    /// Checks every value; the error names the flag and the value.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(invalid("--epochs", self.epochs, "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(invalid(
+                "--batch-size",
+                self.batch_size,
+                "must be at least 1",
+            ));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(invalid(
+                "--lr",
+                self.lr,
+                "the learning rate must be a positive number",
+            ));
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return Err(invalid("--momentum", self.momentum, "must be in [0, 1)"));
+        }
+        if self.momentum != 0.0 && self.optimizer != OptimizerKind::Sgd {
+            return Err(invalid(
+                "--momentum",
+                self.momentum,
+                "only SGD uses momentum (Adam has its own betas)",
+            ));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(invalid(
+                "--weight-decay",
+                self.weight_decay,
+                "must be zero or positive",
+            ));
+        }
+        for (flag, v) in [
+            ("--limit-train", self.limit_train),
+            ("--limit-val", self.limit_val),
+            ("--holdout", self.holdout),
+        ] {
+            if v == Some(0) {
+                return Err(invalid(flag, 0, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The optimizer's hyper-parameters.
+    pub fn optimizer_config(&self) -> OptimizerConfig {
+        OptimizerConfig {
+            kind: self.optimizer,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            ..OptimizerConfig::default()
+        }
+    }
+
+    /// The first argument (as a flag and two values) that differs between a saved run and
+    /// this one, ignoring `epochs` (a run may be resumed to train longer).
+    pub fn first_difference(&self, saved: &TrainConfig) -> Option<(String, String, String)> {
+        let a = serde_json::to_value(self).ok()?;
+        let b = serde_json::to_value(saved).ok()?;
+        let (a, b) = (a.as_object()?, b.as_object()?);
+        a.iter()
+            .filter(|(k, _)| k.as_str() != "epochs")
+            .find(|(k, v)| b.get(*k) != Some(*v))
+            .map(|(k, v)| {
+                let show = |v: Option<&serde_json::Value>| match v {
+                    Some(serde_json::Value::Null) | None => "(not set)".to_string(),
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                };
+                (
+                    format!("--{}", k.replace('_', "-")),
+                    show(Some(v)),
+                    show(b.get(k)),
+                )
+            })
+    }
+}
+
+mod display_fromstr {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: Deserializer<'de>,
+    {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}

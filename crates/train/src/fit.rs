@@ -1,0 +1,295 @@
+//! The training loop.
+
+use std::time::Instant;
+
+use candle_core::Device;
+use convlens_data::{Dataset, Sampler, Split};
+use convlens_model::{NetConfig, Network};
+
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+use crate::metrics::{count_correct, evaluate, EpochRecord};
+use crate::optim::Optimizer;
+use crate::run::{DatasetInfo, RunConfig, RunDir};
+
+/// Progress of one training step, for observers.
+#[derive(Debug, Clone, Copy)]
+pub struct StepInfo {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 1-based step within the epoch.
+    pub step: usize,
+    /// Steps in the epoch.
+    pub steps: usize,
+    /// Mean loss of the epoch so far.
+    pub running_loss: f64,
+    /// Accuracy of the epoch so far.
+    pub running_accuracy: f64,
+    /// Training images per second in the epoch so far.
+    pub images_per_second: f64,
+}
+
+/// Receives progress while training; see [`crate::ConsoleProgress`].
+pub trait Observer {
+    /// An epoch begins.
+    fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize);
+    /// A step finished.
+    fn step(&mut self, info: &StepInfo);
+    /// An epoch finished, validation included.
+    fn epoch_finished(&mut self, record: &EpochRecord, epochs: usize);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Silent;
+
+impl Observer for Silent {
+    fn epoch_started(&mut self, _: usize, _: usize, _: usize) {}
+    fn step(&mut self, _: &StepInfo) {}
+    fn epoch_finished(&mut self, _: &EpochRecord, _: usize) {}
+}
+
+/// A network, its optimizer and its data, ready to train.
+#[derive(Debug)]
+pub struct Trainer {
+    config: TrainConfig,
+    network: Network,
+    optimizer: Optimizer,
+    train: Split,
+    val: Split,
+    classes: usize,
+    sampler: Sampler,
+    device: Device,
+    history: Vec<EpochRecord>,
+    run_config: RunConfig,
+}
+
+/// The network configuration a dataset calls for (channels, classes, square image size).
+pub fn net_config_for(data: &Dataset) -> Result<NetConfig> {
+    let [channels, rows, cols] = data.train.image_shape();
+    if rows != cols {
+        return Err(TrainError::InvalidArgument {
+            flag: "--dataset",
+            value: data.name.clone(),
+            problem: format!("images are {rows}×{cols}; the network takes square images"),
+        });
+    }
+    Ok(NetConfig {
+        in_channels: channels,
+        classes: data.classes(),
+        input_size: rows,
+    })
+}
+
+impl Trainer {
+    /// Builds the network (from the seed, or from `config.init`), splits the data and sets
+    /// up the sampler and optimizer.
+    pub fn new(config: TrainConfig, data: &Dataset, device: &Device) -> Result<Trainer> {
+        config.validate()?;
+        let net_config = net_config_for(data)?;
+        let network = match &config.init {
+            Some(path) => Network::load(net_config, path, device)?,
+            None => Network::new(net_config, config.seed, device)?,
+        };
+        let (train, val) = match config.holdout {
+            Some(n) => data.holdout(n, config.seed)?,
+            None => (data.train.clone(), data.test.clone()),
+        };
+        let train = match config.limit_train {
+            Some(n) => train.first(n),
+            None => train,
+        };
+        let val = match config.limit_val {
+            Some(n) => val.first(n),
+            None => val,
+        };
+        let sampler = Sampler::new(config.sampler, train.labels(), config.seed);
+        let optimizer = Optimizer::new(config.optimizer_config(), network.parameters());
+        let run_config = RunConfig {
+            convlens_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: config.clone(),
+            model: net_config,
+            dataset: DatasetInfo::new(data, train.len(), val.len(), config.holdout.is_some()),
+        };
+        Ok(Trainer {
+            classes: data.classes(),
+            config,
+            network,
+            optimizer,
+            train,
+            val,
+            sampler,
+            device: device.clone(),
+            history: Vec::new(),
+            run_config,
+        })
+    }
+
+    /// What `config.json` records for this run.
+    pub fn run_config(&self) -> &RunConfig {
+        &self.run_config
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The network, mutably (to switch its backend, say).
+    pub fn network_mut(&mut self) -> &mut Network {
+        &mut self.network
+    }
+
+    /// Finished epochs.
+    pub fn history(&self) -> &[EpochRecord] {
+        &self.history
+    }
+
+    /// The validation split in use.
+    pub fn validation(&self) -> &Split {
+        &self.val
+    }
+
+    /// Starts a run folder: writes `config.json`.
+    pub fn start_run(&self, run: &RunDir) -> Result<()> {
+        run.write_config(&self.run_config)
+    }
+
+    /// Continues a run folder: checks that the arguments match the saved ones (all but
+    /// `epochs`), then restores weights, optimizer state and history of the last finished
+    /// epoch, and republishes them.
+    pub fn resume(&mut self, run: &RunDir) -> Result<()> {
+        let saved = run.read_config()?;
+        if let Some((flag, given, saved_value)) = self.config.first_difference(&saved.config) {
+            return Err(TrainError::ResumeMismatch {
+                dir: run.path().to_path_buf(),
+                flag,
+                given,
+                saved: saved_value,
+            });
+        }
+        if saved.dataset.files != self.run_config.dataset.files {
+            return Err(TrainError::ResumeMismatch {
+                dir: run.path().to_path_buf(),
+                flag: "the dataset files".into(),
+                given: format!(
+                    "{:?}",
+                    self.run_config
+                        .dataset
+                        .files
+                        .iter()
+                        .map(|f| &f.md5)
+                        .collect::<Vec<_>>()
+                ),
+                saved: format!(
+                    "{:?}",
+                    saved
+                        .dataset
+                        .files
+                        .iter()
+                        .map(|f| &f.md5)
+                        .collect::<Vec<_>>()
+                ),
+            });
+        }
+        let state = run.read_state()?;
+        self.network = Network::load(
+            self.run_config.model,
+            &run.path().join(&state.model),
+            &self.device,
+        )?;
+        self.optimizer = Optimizer::new(self.config.optimizer_config(), self.network.parameters());
+        self.optimizer.restore(
+            &run.load_optimizer(&state, &self.device)?,
+            state.optimizer_steps,
+        );
+        self.history = state.history.clone();
+        run.publish(&state)?;
+        Ok(())
+    }
+
+    /// Trains until `config.epochs` epochs are finished, saving every epoch into `run`
+    /// when one is given.
+    pub fn fit(
+        &mut self,
+        run: Option<&RunDir>,
+        observer: &mut dyn Observer,
+    ) -> Result<&[EpochRecord]> {
+        let epochs = self.config.epochs;
+        let batch = self.config.batch_size;
+        let mut pixels = Vec::new();
+        while self.history.len() < epochs {
+            let epoch = self.history.len() + 1;
+            let order = self.sampler.epoch(epoch as u64 - 1);
+            let steps = order.len().div_ceil(batch);
+            observer.epoch_started(epoch, epochs, steps);
+            let started = Instant::now();
+            let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0u64, 0usize);
+            for (i, chunk) in order.chunks(batch).enumerate() {
+                let (x, y) = self.batch(chunk, &mut pixels)?;
+                let logits = self.network.forward(&x)?;
+                let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+                let value = loss.to_scalar::<f32>()?;
+                if !value.is_finite() {
+                    return Err(TrainError::Diverged {
+                        epoch,
+                        step: i + 1,
+                        loss: value,
+                        suggested_lr: self.config.lr / 10.0,
+                    });
+                }
+                let grads = loss.backward()?;
+                self.optimizer.step(&grads)?;
+                loss_sum += f64::from(value) * chunk.len() as f64;
+                correct += count_correct(&logits, &y)?;
+                seen += chunk.len();
+                observer.step(&StepInfo {
+                    epoch,
+                    step: i + 1,
+                    steps,
+                    running_loss: loss_sum / seen as f64,
+                    running_accuracy: correct as f64 / seen as f64,
+                    images_per_second: seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                });
+            }
+            let train_seconds = started.elapsed().as_secs_f64();
+            let val_started = Instant::now();
+            let eval = evaluate(&self.network, &self.val, self.classes, &self.device)?;
+            let record = EpochRecord {
+                epoch,
+                train_loss: loss_sum / seen.max(1) as f64,
+                val_loss: eval.loss,
+                train_accuracy: correct as f64 / seen.max(1) as f64,
+                val_accuracy: eval.accuracy,
+                train_seconds,
+                val_seconds: val_started.elapsed().as_secs_f64(),
+                lr: self.config.lr,
+                val_correct: eval.correct,
+                val_total: eval.total,
+            };
+            self.history.push(record);
+            if let Some(run) = run {
+                let (tensors, steps) = self.optimizer.state();
+                run.save_epoch(&self.network, (&tensors, steps), &self.history)?;
+            }
+            observer.epoch_finished(self.history.last().expect("just pushed"), epochs);
+        }
+        Ok(&self.history)
+    }
+
+    fn batch(
+        &self,
+        indices: &[usize],
+        pixels: &mut Vec<f32>,
+    ) -> Result<(candle_core::Tensor, candle_core::Tensor)> {
+        self.train.batch_pixels_into(indices, pixels);
+        let [c, h, w] = self.train.image_shape();
+        let x = candle_core::Tensor::from_slice(pixels, (indices.len(), c, h, w), &self.device)?;
+        let labels: Vec<u32> = indices
+            .iter()
+            .map(|&i| u32::from(self.train.labels()[i]))
+            .collect();
+        let y = candle_core::Tensor::from_vec(labels, indices.len(), &self.device)?;
+        Ok((x, y))
+    }
+}

@@ -1,0 +1,159 @@
+//! Command-line flags. Flag names are a contract: scripts and `cargo xtask figures` use them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Train the course CNN with candle and see inside it.
+#[derive(Debug, Parser)]
+#[command(name = "trainer", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: `train` with the reference configuration).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train the network; every epoch is saved into the run folder.
+    Train(TrainArgs),
+    /// Evaluate a run's weights on the test set.
+    Eval(EvalArgs),
+    /// Print the layer table: output shapes and parameter counts.
+    Summary(SummaryArgs),
+    /// List the known datasets, where each was found, and how to get the missing ones.
+    Datasets(DatasetsArgs),
+    /// Draw every figure of a run: filters, feature maps, classifier, confusion, statistics.
+    Inspect(InspectArgs),
+}
+
+/// Flags of `trainer train`. Defaults are the reference configuration.
+#[derive(Debug, Args, Clone)]
+pub struct TrainArgs {
+    /// fashion-mnist, mnist, kmnist, or idx:DIR for a folder of IDX files.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub dataset: String,
+    /// A folder holding the dataset's files (or a folder of dataset folders).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Number of epochs.
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    /// Images per training step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// sgd, adam or adamw.
+    #[arg(long, default_value = "sgd")]
+    pub optimizer: String,
+    /// SGD momentum (PyTorch semantics).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub momentum: f64,
+    /// Weight decay (L2 for sgd and adam, decoupled for adamw).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub weight_decay: f64,
+    /// balanced (class-balanced, with replacement), shuffle, or sequential.
+    #[arg(long, default_value = "balanced")]
+    pub sampler: String,
+    /// The one seed behind initialization, sampling and hold-out splits.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Train on the first N training images only.
+    #[arg(long, value_name = "N")]
+    pub limit_train: Option<usize>,
+    /// Validate on the first N validation images only.
+    #[arg(long, value_name = "N")]
+    pub limit_val: Option<usize>,
+    /// Validate on N images held out of the training set instead of the test set.
+    #[arg(long, value_name = "N")]
+    pub holdout: Option<usize>,
+    /// Start from these weights (safetensors with PyTorch state_dict names).
+    #[arg(long, value_name = "WEIGHTS")]
+    pub init: Option<PathBuf>,
+    /// The run folder (default: runs/<dataset>-<UTC timestamp>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in --out from its last finished epoch.
+    #[arg(long)]
+    pub resume: bool,
+    /// fast (convlens-ops kernels) or candle (candle's own conv, for comparison).
+    #[arg(long, default_value = "fast")]
+    pub backend: String,
+}
+
+impl Default for TrainArgs {
+    /// The defaults clap would give: what `trainer` with no subcommand runs.
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            args: TrainArgs,
+        }
+        Only::parse_from(["train"]).args
+    }
+}
+
+/// Flags of `trainer eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run folder.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Evaluate the first N test images only.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the dataset is, if not where the run found it.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Flags of `trainer summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Input channels.
+    #[arg(long, default_value_t = 1)]
+    pub in_channels: usize,
+    /// Input height and width.
+    #[arg(long, default_value_t = 28)]
+    pub input_size: usize,
+    /// Number of classes.
+    #[arg(long, default_value_t = 10)]
+    pub classes: usize,
+}
+
+/// Flags of `trainer datasets`.
+#[derive(Debug, Args)]
+pub struct DatasetsArgs {
+    /// Also look in this folder.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Flags of `trainer inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The run folder.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Test images shown in the feature-map and classifier figures.
+    #[arg(long, default_value_t = 10)]
+    pub images: usize,
+    /// Layers drawn in the feature-map figure (comma-separated; default: all conv-stage layers).
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Vec<String>,
+    /// Output folder (default: <run>/figures).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where the dataset is, if not where the run found it.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Evaluate statistics on the first N test images only (default: all).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}

@@ -1,0 +1,23 @@
+//! The `trainer` command line as a library: the flags ([`cli`]), the commands that compose
+//! the convlens crates ([`commands`], [`inspect`]). `main.rs` only parses and dispatches;
+//! `cargo xtask figures` calls the same functions in-process.
+
+pub mod cli;
+pub mod commands;
+pub mod inspect;
+
+/// The error and its causes on one line, leaving out a cause whose text the message
+/// before it already includes (the library errors spell out their sources).
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
