@@ -159,20 +159,32 @@ fn legend<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Labels 1, 2 and 5 times a power of ten; the other log grid lines stay unlabelled.
-fn log_label(v: &f64) -> String {
-    if *v <= 0.0 {
-        return String::new();
+/// Log-axis grid: 1, 2 and 5 times each power of ten are labelled, the other
+/// integer multiples get a light line.
+fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    let (mut labelled, mut unlabelled) = (Vec::new(), Vec::new());
+    for exp in (lo.log10().floor() as i32)..=(hi.log10().ceil() as i32) {
+        for m in 1..=9 {
+            let v = m as f64 * 10f64.powi(exp);
+            if v < lo || v > hi {
+                continue;
+            }
+            if matches!(m, 1 | 2 | 5) {
+                labelled.push(v);
+            } else {
+                unlabelled.push(v);
+            }
+        }
     }
-    let mantissa = v / 10f64.powf(v.log10().floor());
-    if [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .any(|m| (mantissa - m).abs() < 1e-6)
-    {
-        fmt_num(*v)
-    } else {
-        String::new()
+    if labelled.len() < 2 {
+        // A narrow range: label every grid line, or at least both ends.
+        labelled.append(&mut unlabelled);
+        labelled.sort_by(f64::total_cmp);
+        if labelled.len() < 2 {
+            labelled = vec![lo, hi];
+        }
     }
+    (labelled, unlabelled)
 }
 
 fn series_style(colour: RGBColor) -> ShapeStyle {
@@ -200,23 +212,29 @@ impl Figure for Curves {
         let lo = losses.clone().fold(f64::INFINITY, f64::min);
         let hi = losses.fold(f64::NEG_INFINITY, f64::max);
         let (lo, hi) = (lo / 1.3, hi * 1.3);
+        let (labelled, unlabelled) = log_ticks(lo, hi);
         let mut chart = ChartBuilder::on(&loss_area)
             .caption("Loss per epoch", font(HEADING, true).color(&INK))
             .margin(8)
             .x_label_area_size(44)
             .y_label_area_size(64)
-            .build_cartesian_2d(epochs.clone(), (lo..hi).log_scale())?;
+            .build_cartesian_2d(
+                epochs.clone(),
+                (lo..hi)
+                    .log_scale()
+                    .with_key_points(labelled)
+                    .with_light_points(unlabelled),
+            )?;
         chart
             .configure_mesh()
-            .y_labels(30)
             .x_desc("epoch")
             .y_desc("cross-entropy loss (log scale)")
             .x_label_formatter(&epoch_label)
-            .y_label_formatter(&log_label)
+            .y_label_formatter(&|v| fmt_num(*v))
             .label_style(font(SMALL, false).color(&INK))
             .axis_desc_style(font(LABEL, false).color(&INK))
             .bold_line_style(RGBColor(230, 232, 235))
-            .light_line_style(TRANSPARENT)
+            .light_line_style(RGBColor(243, 244, 246))
             .axis_style(RULE)
             .draw()?;
         for (colour, get) in [

@@ -37,13 +37,18 @@ pub(crate) const SMALL: f64 = 11.0;
 /// Height reserved for a title and subtitle block.
 pub(crate) const TITLE_BLOCK: i32 = 62;
 
+/// plotters' SVG backend writes `font-size` as the style's size divided by
+/// this factor; sizes here are em sizes, so fonts are created this much larger.
+pub(crate) const PLOTTERS_FONT_SCALE: f64 = 1.24;
+
+/// The font at em size `size` (what SVG calls `font-size`).
 pub(crate) fn font(size: f64, bold: bool) -> FontDesc<'static> {
     let style = if bold {
         FontStyle::Bold
     } else {
         FontStyle::Normal
     };
-    FontDesc::new(FontFamily::SansSerif, size, style)
+    FontDesc::new(FontFamily::SansSerif, size * PLOTTERS_FONT_SCALE, style)
 }
 
 /// Width of `text` in pixels at `size`.
@@ -172,9 +177,14 @@ pub(crate) fn title_block<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Width needed by the title block.
+/// Width the title block asks for; very long titles are shortened instead of
+/// widening the figure beyond this.
 pub(crate) fn title_width(title: &str, subtitle: &str) -> i32 {
-    text_width(title, TITLE, true).max(text_width(subtitle, LABEL, false)) + 2 * MARGIN
+    const MAX_TITLE_WIDTH: i32 = 1600;
+    text_width(title, TITLE, true)
+        .max(text_width(subtitle, LABEL, false))
+        .min(MAX_TITLE_WIDTH)
+        + 2 * MARGIN
 }
 
 pub(crate) fn rect<DB: DrawingBackend>(

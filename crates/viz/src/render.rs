@@ -164,6 +164,17 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), VizError> {
         .map_err(io_error)?;
     temp.write_all(bytes).map_err(io_error)?;
     temp.flush().map_err(io_error)?;
+    // Temporary files are private (0600); a figure is an ordinary file, so it
+    // keeps the permissions of the file it replaces, or gets rw-r--r--.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let permissions = match std::fs::metadata(path) {
+            Ok(existing) => existing.permissions(),
+            Err(_) => std::fs::Permissions::from_mode(0o644),
+        };
+        std::fs::set_permissions(temp.path(), permissions).map_err(io_error)?;
+    }
     temp.persist(path).map_err(|e| io_error(e.error))?;
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Text for bitmap output: DejaVu Sans laid out with side bearings and kerning,
-//! sized like SVG's `font-size` so PNG and SVG figures match.
+//! sized like the SVG backend's `font-size` so PNG and SVG figures match.
 //!
 //! plotters' own ab_glyph text drops each glyph's left side bearing (uneven
 //! letter spacing) and scales fonts by line height rather than em size, so the
@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 use plotters_backend::text_anchor::{HPos, VPos};
+
+use crate::paint::PLOTTERS_FONT_SCALE;
 use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingBackend, DrawingErrorKind,
     FontStyle,
@@ -185,7 +187,7 @@ impl<DB: DrawingBackend> DrawingBackend for Typeset<DB> {
         if color.alpha == 0.0 {
             return Ok(());
         }
-        let size = style.size();
+        let size = style.size() / PLOTTERS_FONT_SCALE;
         let bold = matches!(style.style(), FontStyle::Bold);
         let width = measure(text, size, bold).unwrap_or(0.0);
         let anchor = style.anchor();
@@ -228,9 +230,10 @@ impl<DB: DrawingBackend> DrawingBackend for Typeset<DB> {
         text: &str,
         style: &TStyle,
     ) -> Result<(u32, u32), DrawingErrorKind<Self::ErrorType>> {
+        let size = style.size() / PLOTTERS_FONT_SCALE;
         let bold = matches!(style.style(), FontStyle::Bold);
-        let width = measure(text, style.size(), bold).unwrap_or(0.0);
-        Ok((width.ceil() as u32, style.size().ceil() as u32))
+        let width = measure(text, size, bold).unwrap_or(0.0);
+        Ok((width.ceil() as u32, size.ceil() as u32))
     }
 }
 

@@ -1,0 +1,9 @@
+//! Integration tests of convlens-viz: one binary, one module per topic.
+
+mod fixtures;
+
+mod colour;
+mod determinism;
+mod errors;
+mod figures;
+mod output;
