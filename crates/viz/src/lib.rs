@@ -1,11 +1,35 @@
 //! Figures for looking inside a small convolutional network.
 //!
 //! Each figure is one function from plain data — candle [`Tensor`](candle_core::Tensor)s
-//! of `f32`, slices and the small structs defined here — to a file. The format
-//! follows the extension (`.png` or `.svg`), text uses an embedded DejaVu Sans
-//! font (no system fonts), files are written atomically (a temporary sibling
-//! renamed into place) and the same input always gives byte-identical output.
-//! The crate knows nothing about training: any network's numbers will do.
+//! of `f32`, slices and the small structs defined here — to a file. The crate
+//! knows nothing about training or about any particular network: give it the
+//! numbers and it draws them.
+//!
+//! | function | figure |
+//! |---|---|
+//! | [`draw_architecture`] | the layers as blocks with output shape and parameter count |
+//! | [`draw_samples`] | a grid of input images with captions |
+//! | [`draw_curves`] | loss (log scale) and accuracy per epoch, train against validation |
+//! | [`draw_filters`] | a convolution layer's kernels on a zero-centred scale |
+//! | [`draw_feature_maps`] | every layer's activations, rows layer × channel, columns images |
+//! | [`draw_classifier`] | fully connected layers and softmax as heat strips per image |
+//! | [`draw_confusion`] | confusion matrix, counts and per-class colour |
+//! | [`draw_misclassified`] | a grid of wrongly classified images |
+//! | [`draw_activation_stats`] | zeros, means, dead channels per layer; per-channel spread |
+//! | [`draw_saliency`] | gradient saliency maps over their images |
+//!
+//! Conventions shared by all figures:
+//! - the format follows the extension, `.png` or `.svg` (any case); anything
+//!   else is [`VizError::UnsupportedFormat`];
+//! - text is DejaVu Sans, embedded in the binary (no system fonts); SVG heat
+//!   maps are embedded PNG images, so they stay crisp and small;
+//! - the file is written to a temporary sibling and renamed into place, so it
+//!   is either the old figure or the complete new one, never half written;
+//! - the same input gives byte-identical files;
+//! - bad input is an error that names the tensor or list and what is wrong,
+//!   and writes nothing;
+//! - weights and signed activations use a blue-white-red [`ColourScale`]
+//!   centred on zero, non-negative ones viridis, one scale per layer.
 //!
 //! ```
 //! use convlens_viz::{draw_architecture, LayerBlock};
@@ -22,6 +46,9 @@
 //! # std::fs::remove_file(&path)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! `cargo run -p convlens-viz --example gallery -- OUT_DIR` draws every figure
+//! for the course network with random weights.
 #![deny(missing_docs)]
 
 pub use architecture::{draw_architecture, LayerBlock};

@@ -360,3 +360,27 @@ fn saliency_shows_input_map_and_overlay() {
     let top = ColourScale::sequential(0.0, 1.0, Palette::Viridis).rgb(1.0);
     assert!(png.count(top) >= 3 * 9);
 }
+
+#[test]
+fn feature_map_channels_share_their_layer_scale() {
+    let dir = tempdir();
+    // Channel 0 is 1.0 everywhere, channel 1 is 0.5: on a shared scale only
+    // channel 0 reaches the top colour; channel 1 sits in the middle.
+    let mut v = vec![1.0f32; 36];
+    v.extend(vec![0.5f32; 36]);
+    let layer = Tensor::from_vec(v, (1, 2, 6, 6), &Device::Cpu).unwrap();
+    let path = dir.path().join("shared.png");
+    draw_feature_maps(
+        &[("relu".to_string(), layer)],
+        &["x".to_string()],
+        "shared",
+        &path,
+    )
+    .unwrap();
+    let png = read_png(&path);
+    let scale = ColourScale::sequential(0.0, 1.0, Palette::Viridis);
+    let tile = 60 * 60; // 6×6 maps enlarged 10×
+    let top = png.count(scale.rgb(1.0));
+    assert!((tile..tile + 100).contains(&top), "top colour pixels {top}");
+    assert!(png.count(scale.rgb(0.5)) >= tile);
+}
