@@ -142,10 +142,14 @@ impl FeatureMaps {
                     .round()
                     .max(1.0) as u32;
                 let tile = ((maps.w as u32 * px) as i32, (maps.h as u32 * px) as i32);
-                let description = format!(
-                    "{} channels of {}×{} · one scale for all channels, {scale_note}",
-                    maps.c, maps.h, maps.w
-                );
+                let description = if maps.c == 1 {
+                    format!("1 channel of {}×{} · {scale_note}", maps.h, maps.w)
+                } else {
+                    format!(
+                        "{} channels of {}×{} · one scale for all channels, {scale_note}",
+                        maps.c, maps.h, maps.w
+                    )
+                };
                 (Layout::Spatial { px }, tile, description)
             };
             sections.push(Section {

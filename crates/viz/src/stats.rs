@@ -348,7 +348,11 @@ impl ActivationStats {
         let c = stats.channel_means.len();
         text(
             root,
-            &format!("{} · {c} channels", stats.layer),
+            &format!(
+                "{} · {c} channel{}",
+                stats.layer,
+                if c == 1 { "" } else { "s" }
+            ),
             (x0, y0),
             Ink::bold(LABEL),
             Anchor::TopLeft,
