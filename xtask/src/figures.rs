@@ -52,7 +52,7 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
@@ -152,6 +152,14 @@ pub fn pipeline(args: &Args) -> Result<Written> {
     convlens_data::write_atomic(&metrics_path, &bytes)?;
     files.push(PathBuf::from("metrics.json"));
     files.sort();
+    if !args.quick && args.out.is_none() {
+        let metrics = read_json(&metrics_path)?;
+        crate::readme::update(&root, "results", &crate::readme::results_block(&metrics))?;
+        std::fs::copy(
+            out.join("mnist/architecture.png"),
+            out.join("architecture.png"),
+        )?;
+    }
     Ok(Written { out, files })
 }
 
@@ -236,7 +244,7 @@ fn run_metrics(run_dir: &Path, figures: &Path) -> Result<Value> {
 }
 
 /// The CPU model and core count, for the timing columns.
-fn machine() -> Value {
+pub fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {

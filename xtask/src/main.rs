@@ -1,6 +1,8 @@
 //! `cargo xtask <task>`: the project's own tasks, one module each.
 
+mod bench;
 mod figures;
+mod readme;
 mod synthetic;
 
 use clap::{Parser, Subcommand};
@@ -16,12 +18,15 @@ struct Cli {
 enum Task {
     /// Train the documented runs and write every README figure and results/metrics.json.
     Figures(figures::Args),
+    /// Measure training throughput: our kernels, stock candle ops, and PyTorch.
+    Bench(bench::Args),
     /// Write a synthetic IDX dataset (ten classes of shapes) into a folder.
     Synthetic(synthetic::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().task {
+        Task::Bench(args) => bench::run(&args),
         Task::Figures(args) => figures::run(&args),
         Task::Synthetic(args) => synthetic::run(&args),
     };

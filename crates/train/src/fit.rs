@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use convlens_data::{Dataset, Sampler, Split};
 use convlens_model::{NetConfig, Network};
 
@@ -62,6 +62,27 @@ pub struct Trainer {
     device: Device,
     history: Vec<EpochRecord>,
     run_config: RunConfig,
+}
+
+/// One training step on a batch: forward, cross-entropy, backward, optimizer update.
+///
+/// Returns the batch's mean loss and how many images it classified correctly. A NaN or
+/// infinite loss is returned without updating anything (the caller decides what to do).
+pub fn train_step(
+    network: &Network,
+    optimizer: &mut Optimizer,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<(f32, u64)> {
+    let logits = network.forward(x)?;
+    let loss = candle_nn::loss::cross_entropy(&logits, y)?;
+    let value = loss.to_scalar::<f32>()?;
+    if !value.is_finite() {
+        return Ok((value, 0));
+    }
+    let grads = loss.backward()?;
+    optimizer.step(&grads)?;
+    Ok((value, count_correct(&logits, y)?))
 }
 
 /// The network configuration a dataset calls for (channels, classes, square image size).
@@ -227,9 +248,7 @@ impl Trainer {
             let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0u64, 0usize);
             for (i, chunk) in order.chunks(batch).enumerate() {
                 let (x, y) = self.batch(chunk, &mut pixels)?;
-                let logits = self.network.forward(&x)?;
-                let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-                let value = loss.to_scalar::<f32>()?;
+                let (value, right) = train_step(&self.network, &mut self.optimizer, &x, &y)?;
                 if !value.is_finite() {
                     return Err(TrainError::Diverged {
                         epoch,
@@ -238,10 +257,8 @@ impl Trainer {
                         suggested_lr: self.config.lr / 10.0,
                     });
                 }
-                let grads = loss.backward()?;
-                self.optimizer.step(&grads)?;
                 loss_sum += f64::from(value) * chunk.len() as f64;
-                correct += count_correct(&logits, &y)?;
+                correct += right;
                 seen += chunk.len();
                 observer.step(&StepInfo {
                     epoch,
@@ -277,19 +294,15 @@ impl Trainer {
         Ok(&self.history)
     }
 
-    fn batch(
-        &self,
-        indices: &[usize],
-        pixels: &mut Vec<f32>,
-    ) -> Result<(candle_core::Tensor, candle_core::Tensor)> {
+    fn batch(&self, indices: &[usize], pixels: &mut Vec<f32>) -> Result<(Tensor, Tensor)> {
         self.train.batch_pixels_into(indices, pixels);
         let [c, h, w] = self.train.image_shape();
-        let x = candle_core::Tensor::from_slice(pixels, (indices.len(), c, h, w), &self.device)?;
+        let x = Tensor::from_slice(pixels, (indices.len(), c, h, w), &self.device)?;
         let labels: Vec<u32> = indices
             .iter()
             .map(|&i| u32::from(self.train.labels()[i]))
             .collect();
-        let y = candle_core::Tensor::from_vec(labels, indices.len(), &self.device)?;
+        let y = Tensor::from_vec(labels, indices.len(), &self.device)?;
         Ok((x, y))
     }
 }
