@@ -13,6 +13,7 @@ use crate::kernels::{
 };
 use crate::layout4::{check_float, View4};
 use crate::parallel::{for_runs_mut, map_runs};
+use crate::relu::{relu_backward, relu_in_place};
 
 const OP: &str = "conv2d";
 const OP_BWD_PARAMS: &str = "conv2d-backward-params";
@@ -62,22 +63,75 @@ pub fn conv2d(
     b: Option<&Tensor>,
     padding: usize,
 ) -> candle_core::Result<Tensor> {
+    apply(
+        x,
+        w,
+        b,
+        Conv2d {
+            padding,
+            relu: false,
+        },
+    )
+}
+
+/// [`conv2d`] followed by ReLU, fused: `relu(conv2d(x, w, b, padding))` in one op.
+///
+/// The ReLU is applied to each image's output while it is still in cache, and the backward pass
+/// masks the output gradient once (where the output is positive, as in PyTorch) before the
+/// convolution's own gradients. Compared with [`conv2d`] followed by [`relu`](crate::relu()),
+/// this saves one full-size output tensor in the forward pass and one node of the autograd
+/// graph, with its gradient bookkeeping, in the backward pass. The ReLU's input (the
+/// convolution's output before the ReLU) is not available to callers.
+///
+/// Arguments, errors and threading as for [`conv2d`].
+///
+/// # Example
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+///
+/// let dev = Device::Cpu;
+/// let x = Tensor::new(&[[[[1f32, -2.], [3., -4.]]]], &dev)?;
+/// let w = Tensor::ones((1, 1, 1, 1), DType::F32, &dev)?;
+/// let y = convlens_ops::conv2d_relu(&x, &w, None, 0)?;
+/// assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, [1., 0., 3., 0.]);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn conv2d_relu(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    padding: usize,
+) -> candle_core::Result<Tensor> {
+    apply(
+        x,
+        w,
+        b,
+        Conv2d {
+            padding,
+            relu: true,
+        },
+    )
+}
+
+fn apply(x: &Tensor, w: &Tensor, b: Option<&Tensor>, op: Conv2d) -> candle_core::Result<Tensor> {
     for t in [Some(x), Some(w), b].into_iter().flatten() {
         if !t.device().is_cpu() {
             return Err(Error::NotCpu { op: OP }.into());
         }
     }
-    let op = Conv2d { padding };
     match b {
         Some(b) => x.apply_op3(w, b, op),
         None => x.apply_op2(w, op),
     }
 }
 
-/// The convolution op, with or without bias (as a `CustomOp3` or a `CustomOp2`).
+/// The convolution op, with or without bias (as a `CustomOp3` or a `CustomOp2`), optionally
+/// followed by ReLU.
 #[derive(Debug, Clone, Copy)]
 struct Conv2d {
     padding: usize,
+    relu: bool,
 }
 
 /// Weight and bias gradients from the input and the output gradient: a flat tensor holding the
@@ -205,7 +259,14 @@ fn images_are_dense(xv: &View4) -> bool {
     (sw == 1 || w == 1) && (sh == w || h == 1) && (sc == h * w || c == 1)
 }
 
-fn forward<T: Element>(g: &Geometry, x: &[T], xv: &View4, w: &[T], b: Option<&[T]>) -> Vec<T> {
+fn forward<T: Element>(
+    g: &Geometry,
+    x: &[T],
+    xv: &View4,
+    w: &[T],
+    b: Option<&[T]>,
+    relu: bool,
+) -> Vec<T> {
     let (p, kdim) = (g.positions(), g.kdim());
     let per_image = g.o * p;
     let mut out = uninit_vec::<T>(g.n * per_image);
@@ -257,6 +318,10 @@ fn forward<T: Element>(g: &Geometry, x: &[T], xv: &View4, w: &[T], b: Option<&[T
                 Mat::new(rows, row_stride, 1),
                 Mat::new(w, 1, kdim),
             );
+            if relu {
+                // SAFETY: gemm wrote all of `dst`.
+                relu_in_place(unsafe { assume_init_mut(dst) });
+            }
         });
     } else {
         for_runs_mut(&mut out, per_image, g.n, work, |run, dst| {
@@ -278,6 +343,10 @@ fn forward<T: Element>(g: &Geometry, x: &[T], xv: &View4, w: &[T], b: Option<&[T
                     wmat,
                     Mat::new(&cols, p, 1),
                 );
+                if relu {
+                    // SAFETY: gemm wrote all of `dst`.
+                    relu_in_place(unsafe { assume_init_mut(dst) });
+                }
             }
         });
     }
@@ -304,6 +373,7 @@ impl Conv2d {
             x: &CpuStorage,
             w: (&CpuStorage, &Layout),
             b: Option<(&CpuStorage, &Layout)>,
+            relu: bool,
         ) -> candle_core::Result<CpuStorage> {
             let wd = dense(slice::<T>(w.0)?, w.1);
             let bd = match b {
@@ -316,11 +386,12 @@ impl Conv2d {
                 xv,
                 &wd,
                 bd.as_deref(),
+                relu,
             )))
         }
         let out = match x.0.dtype() {
-            DType::F32 => run::<f32>(&g, &xv, x.0, w, b)?,
-            _ => run::<f64>(&g, &xv, x.0, w, b)?,
+            DType::F32 => run::<f32>(&g, &xv, x.0, w, b, self.relu)?,
+            _ => run::<f64>(&g, &xv, x.0, w, b, self.relu)?,
         };
         Ok((out, Shape::from((g.n, g.o, g.oh, g.ow))))
     }
@@ -330,8 +401,16 @@ impl Conv2d {
         x: &Tensor,
         w: &Tensor,
         b: Option<&Tensor>,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let masked;
+        let grad = if self.relu {
+            masked = relu_backward(res, grad)?;
+            &masked
+        } else {
+            grad
+        };
         let (_, _, h, wd) = x.dims4()?;
         let (o, c, k, _) = w.dims4()?;
         let dx = if x.track_op() {
@@ -390,10 +469,10 @@ impl CustomOp2 for Conv2d {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = Conv2d::bwd(self, x, w, None, grad)?;
+        let (dx, dw, _) = Conv2d::bwd(self, x, w, None, res, grad)?;
         Ok((dx, dw))
     }
 }
@@ -420,10 +499,10 @@ impl CustomOp3 for Conv2d {
         x: &Tensor,
         w: &Tensor,
         b: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        Conv2d::bwd(self, x, w, Some(b), grad)
+        Conv2d::bwd(self, x, w, Some(b), res, grad)
     }
 }
 

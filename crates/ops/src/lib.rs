@@ -26,9 +26,10 @@
 //! ```
 #![deny(missing_docs)]
 
-pub use conv::conv2d;
+pub use conv::{conv2d, conv2d_relu};
 pub use error::Error;
 pub use pool::max_pool2d;
+pub use relu::relu;
 
 mod conv;
 mod element;
@@ -37,3 +38,4 @@ mod kernels;
 mod layout4;
 mod parallel;
 mod pool;
+mod relu;

@@ -1,35 +1,83 @@
 //! How the kernels share the batch between threads.
 //!
 //! The images of a batch are independent, so each op splits its batch into one contiguous run
-//! of images per rayon thread and runs gemm single-threaded inside each run: on a few cores this
-//! beats parallel gemm at the course's small matrix sizes, where gemm's own threading costs more
-//! than it saves. Small jobs stay on the calling thread.
+//! of images per thread and runs gemm single-threaded inside each run: at the course's small
+//! matrix sizes gemm's own threading costs more than it saves. The threads are candle's own CPU
+//! worker pool (`candle_core::utils::barrier_pool`, the calling thread plus
+//! `CANDLE_NUM_THREADS − 1` spinning workers) rather than a second pool: candle's element-wise
+//! ops already keep those workers hot between ops, and a second set of threads would compete
+//! with them for the same cores. Small jobs stay on the calling thread.
 
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
-use rayon::prelude::*;
+use candle_core::utils::{barrier_pool, BarrierPool};
 
-/// Work (in multiply-adds) below which a job runs on the calling thread: handing work to
-/// another thread costs a few microseconds.
-pub(crate) const MIN_PARALLEL_WORK: usize = 1 << 18;
+/// Work (in multiply-adds) below which a job runs on the calling thread: waking the workers
+/// costs a few microseconds.
+pub(crate) const MIN_PARALLEL_WORK: usize = 1 << 17;
 
-/// The number of rayon threads, looked up once.
-fn threads() -> usize {
+/// candle's worker pool and its thread count (workers plus the caller), looked up once.
+fn pool() -> (&'static BarrierPool, usize) {
     static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(rayon::current_num_threads)
+    let pool = barrier_pool();
+    (pool, *THREADS.get_or_init(|| pool.n_workers() + 1))
 }
 
 /// How many runs to split `n` items into for `work` multiply-adds in total.
 fn runs(n: usize, work: usize) -> usize {
-    if work < MIN_PARALLEL_WORK {
+    if work < MIN_PARALLEL_WORK || n < 2 {
         1
     } else {
-        threads().min(n).max(1)
+        pool().1.min(n)
     }
 }
 
-/// Splits `0..n` into runs and calls `f` on each, in parallel when the work is large enough.
+/// A run of items and the data it works on.
+type Task<T> = (Range<usize>, T);
+
+/// Runs `f(run)` for each of `runs` on the pool, one run per thread, and returns the results in
+/// run order.
+fn execute<T: Send, R: Send>(
+    tasks: Vec<(Range<usize>, T)>,
+    f: impl Fn(Range<usize>, T) -> R + Sync,
+) -> Vec<R> {
+    let slots: Vec<Mutex<Option<Task<T>>>> =
+        tasks.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let results: Vec<Mutex<Option<R>>> = slots.iter().map(|_| Mutex::new(None)).collect();
+    let run_slot = |i: usize| {
+        let task = slots.get(i).and_then(|s| s.lock().ok()?.take());
+        if let Some((range, data)) = task {
+            let r = f(range, data);
+            if let Ok(mut slot) = results[i].lock() {
+                *slot = Some(r);
+            }
+        }
+    };
+    let (pool, threads) = pool();
+    // Thread `tid` takes run `tid`; the caller is thread `threads - 1`, and takes any runs
+    // beyond the thread count (none, as `runs` never exceeds it).
+    pool.execute(|tid| {
+        run_slot(tid);
+        if tid + 1 == threads {
+            for i in threads..slots.len() {
+                run_slot(i);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.into_inner()
+                .ok()
+                .flatten()
+                .expect("every run is executed once (a panic in a run is re-raised by the pool)")
+        })
+        .collect()
+}
+
+/// Splits `0..n` into contiguous runs and calls `f` on each, in parallel when the work is large
+/// enough; returns the results in run order.
 pub(crate) fn map_runs<R: Send>(
     n: usize,
     work: usize,
@@ -40,14 +88,15 @@ pub(crate) fn map_runs<R: Send>(
         return vec![f(0..n)];
     }
     let len = n.div_ceil(runs);
-    (0..runs)
-        .into_par_iter()
-        .map(|i| f(i * len..((i + 1) * len).min(n)))
-        .collect()
+    let tasks = (0..n)
+        .step_by(len)
+        .map(|s| (s..(s + len).min(n), ()))
+        .collect();
+    execute(tasks, |range, ()| f(range))
 }
 
-/// Splits `0..n` into runs and calls `f` on each with the run's part of `out`, which holds
-/// `per_item` elements per item, in parallel when the work is large enough.
+/// Splits `0..n` into contiguous runs and calls `f` on each with the run's part of `out`, which
+/// holds `per_item` elements per item, in parallel when the work is large enough.
 pub(crate) fn for_runs_mut<U: Send>(
     out: &mut [U],
     per_item: usize,
@@ -62,7 +111,10 @@ pub(crate) fn for_runs_mut<U: Send>(
         return;
     }
     let len = n.div_ceil(runs);
-    out.par_chunks_mut(len * per_item)
+    let tasks = out
+        .chunks_mut(len * per_item)
         .enumerate()
-        .for_each(|(i, chunk)| f(i * len..((i + 1) * len).min(n), chunk));
+        .map(|(i, chunk)| (i * len..((i + 1) * len).min(n), chunk))
+        .collect();
+    execute(tasks, f);
 }

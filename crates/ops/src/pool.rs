@@ -3,8 +3,11 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, WithDType};
 
+use std::mem::MaybeUninit;
+
 use crate::element::{slice, Element};
 use crate::error::Error;
+use crate::kernels::{assume_init, uninit_vec};
 use crate::layout4::{check_float, View4};
 
 const OP: &str = "max_pool2d";
@@ -64,56 +67,107 @@ fn pooled_view(op: &'static str, dtype: DType, layout: &Layout) -> Result<View4,
     Ok(view)
 }
 
-/// The value and the window position (row-major, 0..4) of a window's maximum, ties and NaN
-/// resolved as PyTorch's CPU kernel does: a later element wins only if it is strictly greater
-/// or NaN.
+/// Whether a later window element `v` replaces the running maximum `best`, as in PyTorch's CPU
+/// kernel: only if it is strictly greater or NaN (so ties keep the first maximum).
 #[inline(always)]
-fn argmax4<T: Element>(window: [T; 4]) -> (T, usize) {
-    let mut best = window[0];
-    let mut index = 0;
-    for (k, &v) in window.iter().enumerate().skip(1) {
-        if v > best || v.is_nan() {
-            best = v;
-            index = k;
-        }
-    }
-    (best, index)
+fn replaces<T: Element>(v: T, best: T) -> bool {
+    // `|`, not `||`: both sides are cheap, and a short-circuit would be a branch.
+    (v > best) | v.is_nan()
 }
 
+/// The maximum of a window under [`replaces`] (NaN if any element is NaN).
 #[inline(always)]
-fn window<T: Element>(
-    x: &[T],
-    row0: usize,
-    row_stride: usize,
-    col0: usize,
-    col_stride: usize,
-) -> [T; 4] {
-    let r1 = row0 + row_stride;
-    [
-        x[row0 + col0],
-        x[row0 + col0 + col_stride],
-        x[r1 + col0],
-        x[r1 + col0 + col_stride],
-    ]
+fn max4<T: Element>(v0: T, v1: T, v2: T, v3: T) -> T {
+    let m = if replaces(v1, v0) { v1 } else { v0 };
+    let m = if replaces(v2, m) { v2 } else { m };
+    if replaces(v3, m) {
+        v3
+    } else {
+        m
+    }
+}
+
+/// Pools one output row from the contiguous input rows `a` and `b`.
+///
+/// Written as straight-line selects over slices of known length so that the compiler
+/// vectorizes it: on real data each comparison's outcome is unpredictable, and branches would
+/// dominate the kernel.
+#[inline(always)]
+fn forward_row<T: Element>(a: &[T], b: &[T], out: &mut [MaybeUninit<T>]) {
+    let ow = out.len();
+    let (a, b) = (&a[..2 * ow], &b[..2 * ow]);
+    for j in 0..ow {
+        out[j] = MaybeUninit::new(max4(a[2 * j], a[2 * j + 1], b[2 * j], b[2 * j + 1]));
+    }
+}
+
+/// Writes the input gradient of one pair of contiguous input rows `a`, `b`: each window's
+/// output gradient `g[j]` goes to its argmax (the first maximum, see [`replaces`]), the other
+/// three positions get zero. Branch-free for the same reason as [`forward_row`].
+#[inline(always)]
+fn backward_rows<T: Element>(
+    a: &[T],
+    b: &[T],
+    g: &[T],
+    d0: &mut [MaybeUninit<T>],
+    d1: &mut [MaybeUninit<T>],
+) {
+    let ow = g.len();
+    let (a, b) = (&a[..2 * ow], &b[..2 * ow]);
+    let (d0, d1) = (&mut d0[..2 * ow], &mut d1[..2 * ow]);
+    let pick = |take: bool, g: T| MaybeUninit::new(if take { g } else { T::ZERO });
+    for j in 0..ow {
+        let (v0, v1, v2, v3) = (a[2 * j], a[2 * j + 1], b[2 * j], b[2 * j + 1]);
+        let t1 = replaces(v1, v0);
+        let m = if t1 { v1 } else { v0 };
+        let t2 = replaces(v2, m);
+        let m = if t2 { v2 } else { m };
+        let t3 = replaces(v3, m);
+        let gj = g[j];
+        d0[2 * j] = pick(!(t1 | t2 | t3), gj);
+        d0[2 * j + 1] = pick(t1 & !t2 & !t3, gj);
+        d1[2 * j] = pick(t2 & !t3, gj);
+        d1[2 * j + 1] = pick(t3, gj);
+    }
+}
+
+/// Copies `len` elements starting at `start` with stride `stride` into `buf`, unless they are
+/// already contiguous; returns the contiguous elements.
+#[inline(always)]
+fn contiguous_run<'a, T: Element>(
+    x: &'a [T],
+    start: usize,
+    stride: usize,
+    len: usize,
+    buf: &'a mut Vec<T>,
+) -> &'a [T] {
+    if stride == 1 {
+        &x[start..start + len]
+    } else {
+        buf.clear();
+        buf.extend((0..len).map(|j| x[start + j * stride]));
+        buf
+    }
 }
 
 fn forward<T: Element>(x: &[T], view: &View4) -> Vec<T> {
     let [n, c, h, w] = view.dims;
     let [_, _, sh, sw] = view.strides;
     let (oh, ow) = (h / 2, w / 2);
-    let mut out = Vec::with_capacity(n * c * oh * ow);
-    for ni in 0..n {
-        for ci in 0..c {
-            let plane = view.plane(ni, ci);
-            for i in 0..oh {
-                let row0 = plane + 2 * i * sh;
-                for j in 0..ow {
-                    out.push(argmax4(window(x, row0, sh, 2 * j * sw, sw)).0);
-                }
-            }
+    let mut out = uninit_vec::<T>(n * c * oh * ow);
+    let (mut buf_a, mut buf_b) = (Vec::new(), Vec::new());
+    let planes = (0..n).flat_map(|ni| (0..c).map(move |ci| (ni, ci)));
+    for ((ni, ci), oplane) in planes.zip(out.chunks_exact_mut(oh * ow)) {
+        let plane = view.plane(ni, ci);
+        for (i, orow) in oplane.chunks_exact_mut(ow).enumerate() {
+            let row0 = plane + 2 * i * sh;
+            let a = contiguous_run(x, row0, sw, 2 * ow, &mut buf_a);
+            let b = contiguous_run(x, row0 + sh, sw, 2 * ow, &mut buf_b);
+            forward_row(a, b, orow);
         }
     }
-    out
+    // SAFETY: `forward_row` wrote every output row of every plane.
+    unsafe { assume_init(out) }
 }
 
 fn backward<T: Element>(x: &[T], xv: &View4, g: &[T], gv: &View4) -> Vec<T> {
@@ -121,24 +175,31 @@ fn backward<T: Element>(x: &[T], xv: &View4, g: &[T], gv: &View4) -> Vec<T> {
     let [_, _, sh, sw] = xv.strides;
     let [_, _, gsh, gsw] = gv.strides;
     let (oh, ow) = (h / 2, w / 2);
-    let mut dx = vec![T::ZERO; n * c * h * w];
-    for ni in 0..n {
-        for ci in 0..c {
-            let plane = xv.plane(ni, ci);
-            let gplane = gv.plane(ni, ci);
-            let dplane = (ni * c + ci) * h * w;
-            for i in 0..oh {
-                let row0 = plane + 2 * i * sh;
-                let grow = gplane + i * gsh;
-                let drow = dplane + 2 * i * w;
-                for j in 0..ow {
-                    let (_, k) = argmax4(window(x, row0, sh, 2 * j * sw, sw));
-                    dx[drow + (k >> 1) * w + 2 * j + (k & 1)] = g[grow + j * gsw];
-                }
-            }
+    let zero = MaybeUninit::new(T::ZERO);
+    let mut dx = uninit_vec::<T>(n * c * h * w);
+    let (mut buf_a, mut buf_b, mut buf_g) = (Vec::new(), Vec::new(), Vec::new());
+    let planes = (0..n).flat_map(|ni| (0..c).map(move |ci| (ni, ci)));
+    for ((ni, ci), dplane) in planes.zip(dx.chunks_exact_mut(h * w)) {
+        let plane = xv.plane(ni, ci);
+        let gplane = gv.plane(ni, ci);
+        let (pairs, rest) = dplane.split_at_mut(2 * oh * w);
+        for (i, rows) in pairs.chunks_exact_mut(2 * w).enumerate() {
+            let (d0, d1) = rows.split_at_mut(w);
+            // An odd last column is outside every window.
+            d0[2 * ow..].fill(zero);
+            d1[2 * ow..].fill(zero);
+            let row0 = plane + 2 * i * sh;
+            let a = contiguous_run(x, row0, sw, 2 * ow, &mut buf_a);
+            let b = contiguous_run(x, row0 + sh, sw, 2 * ow, &mut buf_b);
+            let grads = contiguous_run(g, gplane + i * gsh, gsw, ow, &mut buf_g);
+            backward_rows(a, b, grads, d0, d1);
         }
+        // An odd last row is outside every window.
+        rest.fill(zero);
     }
-    dx
+    // SAFETY: every element of every plane was written above: the window rows by
+    // `backward_rows` and the trailing column and row by the zero fills.
+    unsafe { assume_init(dx) }
 }
 
 impl CustomOp1 for MaxPool2x2 {

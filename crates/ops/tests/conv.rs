@@ -2,7 +2,7 @@
 //! strided layouts, untracked inputs and bad arguments.
 
 use candle_core::{DType, Device, Tensor, Var};
-use convlens_ops::conv2d;
+use convlens_ops::{conv2d, conv2d_relu};
 
 use crate::fixtures::{assert_close, to_vec_f64, Rng};
 
@@ -40,6 +40,14 @@ fn run(
     (y, dx, dw, db)
 }
 
+/// Which of our ops a comparison runs: `conv2d`, or `conv2d_relu` against candle's conv + relu.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fused {
+    No,
+    Relu,
+}
+
+#[allow(clippy::too_many_arguments)] // one comparison case, spelled out
 fn compare_with_candle(
     rng: &mut Rng,
     dims: [usize; 4],
@@ -48,6 +56,7 @@ fn compare_with_candle(
     padding: usize,
     bias: bool,
     dtype: DType,
+    fused: Fused,
 ) {
     let [n, c, h, w] = dims;
     let x = rng.tensor(&dims, dtype);
@@ -55,22 +64,19 @@ fn compare_with_candle(
     let b = bias.then(|| rng.tensor(&[o], dtype));
     let (oh, ow) = (h + 2 * padding - k + 1, w + 2 * padding - k + 1);
     let r = rng.tensor(&[n, o, oh, ow], dtype);
-    let ours = run(
-        |x, w, b| conv2d(x, w, b, padding).unwrap(),
-        &x,
-        &wt,
-        b.as_ref(),
-        &r,
+    let ours_op = move |x: &Tensor, w: &Tensor, b: Option<&Tensor>| match fused {
+        Fused::No => conv2d(x, w, b, padding).unwrap(),
+        Fused::Relu => conv2d_relu(x, w, b, padding).unwrap(),
+    };
+    let candle_op = move |x: &Tensor, w: &Tensor, b: Option<&Tensor>| match fused {
+        Fused::No => reference(x, w, b, padding),
+        Fused::Relu => reference(x, w, b, padding).relu().unwrap(),
+    };
+    let ours = run(ours_op, &x, &wt, b.as_ref(), &r);
+    let theirs = run(candle_op, &x, &wt, b.as_ref(), &r);
+    let case = format!(
+        "x {dims:?}, w [{o}, {c}, {k}, {k}], padding {padding}, bias {bias}, {dtype:?}, {fused:?}"
     );
-    let theirs = run(
-        |x, w, b| reference(x, w, b, padding),
-        &x,
-        &wt,
-        b.as_ref(),
-        &r,
-    );
-    let case =
-        format!("x {dims:?}, w [{o}, {c}, {k}, {k}], padding {padding}, bias {bias}, {dtype:?}");
     assert_eq!(ours.0.dtype(), dtype, "{case}");
     assert_close(&format!("forward, {case}"), &ours.0, &theirs.0, RTOL);
     assert_close(&format!("input gradient, {case}"), &ours.1, &theirs.1, RTOL);
@@ -100,7 +106,12 @@ fn matches_candle_over_random_shapes() {
                 rng.range(min, min + 7),
             ];
             let o = rng.range(1, 5);
-            compare_with_candle(&mut rng, dims, o, k, padding, case % 4 != 0, dtype);
+            let fused = if case % 3 == 0 {
+                Fused::Relu
+            } else {
+                Fused::No
+            };
+            compare_with_candle(&mut rng, dims, o, k, padding, case % 4 != 0, dtype, fused);
         }
     }
 }
@@ -110,19 +121,20 @@ fn matches_candle_when_the_kernel_covers_the_input() {
     // No padding and K = H = W: the convolution is a fully connected layer (the dense path).
     let mut rng = Rng::new(22);
     for (dims, o) in [([3, 2, 4, 4], 5), ([1, 1, 1, 1], 2), ([5, 3, 2, 2], 1)] {
-        compare_with_candle(&mut rng, dims, o, dims[2], 0, true, DType::F32);
-        compare_with_candle(&mut rng, dims, o, dims[2], 0, false, DType::F64);
+        compare_with_candle(&mut rng, dims, o, dims[2], 0, true, DType::F32, Fused::No);
+        compare_with_candle(&mut rng, dims, o, dims[2], 0, false, DType::F64, Fused::No);
+        compare_with_candle(&mut rng, dims, o, dims[2], 0, true, DType::F64, Fused::Relu);
     }
 }
 
 #[test]
 fn matches_candle_at_the_course_network_shapes() {
     let mut rng = Rng::new(23);
-    for n in [16, 64] {
+    for (n, fused) in [(16, Fused::No), (64, Fused::Relu)] {
         // conv1, conv2, conv3 of the course network.
-        compare_with_candle(&mut rng, [n, 1, 28, 28], 3, 3, 3, true, DType::F32);
-        compare_with_candle(&mut rng, [n, 3, 16, 16], 16, 5, 0, true, DType::F32);
-        compare_with_candle(&mut rng, [n, 16, 6, 6], 110, 6, 0, true, DType::F32);
+        compare_with_candle(&mut rng, [n, 1, 28, 28], 3, 3, 3, true, DType::F32, fused);
+        compare_with_candle(&mut rng, [n, 3, 16, 16], 16, 5, 0, true, DType::F32, fused);
+        compare_with_candle(&mut rng, [n, 16, 6, 6], 110, 6, 0, true, DType::F32, fused);
     }
 }
 
@@ -335,4 +347,50 @@ fn bad_arguments_are_errors_not_panics() {
     let xi = Tensor::zeros((1, 2, 5, 5), DType::U8, &dev).unwrap();
     let msg = err(&xi, &w, None, 0);
     assert!(msg.contains("U8"), "{msg}");
+}
+
+#[test]
+fn fused_relu_gradient_matches_finite_differences() {
+    let mut rng = Rng::new(29);
+    let x = rng.tensor(&[2, 2, 4, 5], DType::F64);
+    let w = rng.tensor(&[3, 2, 2, 2], DType::F64);
+    let b = rng.tensor(&[3], DType::F64);
+    let r = rng.tensor(&[2, 3, 5, 6], DType::F64);
+    let loss = |w: &Tensor| -> f64 {
+        let y = conv2d_relu(&x, w, Some(&b), 1).unwrap();
+        (y * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    };
+    let (y, _, dw, _) = run(
+        |x, w, b| conv2d_relu(x, w, b, 1).unwrap(),
+        &x,
+        &w,
+        Some(&b),
+        &r,
+    );
+    let y = to_vec_f64(&y);
+    assert!(
+        y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0),
+        "both ReLU branches taken"
+    );
+    let dw = to_vec_f64(&dw);
+    let base = to_vec_f64(&w);
+    let eps = 1e-6;
+    for i in 0..base.len() {
+        let at = |delta: f64| {
+            let mut v = base.clone();
+            v[i] += delta;
+            loss(&Tensor::from_vec(v, w.dims(), &Device::Cpu).unwrap())
+        };
+        let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
+        assert!(
+            (numeric - dw[i]).abs() <= 1e-6 * numeric.abs().max(1.0),
+            "weight element {i}: finite difference {numeric}, backward {}",
+            dw[i]
+        );
+    }
 }

@@ -4,3 +4,4 @@
 mod conv;
 mod fixtures;
 mod pool;
+mod relu;

@@ -1,0 +1,284 @@
+//! Forward and backward of each op at the course network's shapes, ours against candle's stock
+//! ops, plus one forward + backward pass of the whole course network on each path.
+//!
+//! Run with `cargo bench -p convlens-ops --bench ops`. Backward benchmarks time only
+//! `backward()` of `sum(op(..) * r)`; the forward graph is built outside the timed region.
+
+use candle_core::{Device, Tensor, Var};
+use divan::counter::ItemsCount;
+use divan::Bencher;
+
+fn main() {
+    divan::main();
+}
+
+const BATCHES: [usize; 2] = [16, 64];
+
+fn randn(dims: &[usize]) -> Tensor {
+    Tensor::randn(0f32, 1.0, dims, &Device::Cpu).expect("random tensor")
+}
+
+fn var(dims: &[usize]) -> Var {
+    Var::from_tensor(&randn(dims)).expect("variable")
+}
+
+/// One convolution layer of the course network.
+#[derive(Clone, Copy)]
+struct ConvShape {
+    c: usize,
+    hw: usize,
+    o: usize,
+    k: usize,
+    padding: usize,
+    /// Whether the input takes part in autograd (false for the image fed to conv1).
+    tracked_input: bool,
+}
+
+const CONV1: ConvShape = ConvShape {
+    c: 1,
+    hw: 28,
+    o: 3,
+    k: 3,
+    padding: 3,
+    tracked_input: false,
+};
+const CONV2: ConvShape = ConvShape {
+    c: 3,
+    hw: 16,
+    o: 16,
+    k: 5,
+    padding: 0,
+    tracked_input: true,
+};
+const CONV3: ConvShape = ConvShape {
+    c: 16,
+    hw: 6,
+    o: 110,
+    k: 6,
+    padding: 0,
+    tracked_input: true,
+};
+
+fn candle_conv(x: &Tensor, w: &Tensor, b: &Tensor, padding: usize) -> Tensor {
+    let y = x.conv2d(w, padding, 1, 1, 1).expect("conv2d");
+    y.broadcast_add(
+        &b.reshape((1, b.dim(0).expect("bias"), 1, 1))
+            .expect("reshape"),
+    )
+    .expect("bias")
+}
+
+fn ours_conv(x: &Tensor, w: &Tensor, b: &Tensor, padding: usize) -> Tensor {
+    convlens_ops::conv2d(x, w, Some(b), padding).expect("conv2d")
+}
+
+struct ConvInputs {
+    x: Tensor,
+    w: Var,
+    b: Var,
+}
+
+fn conv_inputs(s: ConvShape, n: usize) -> ConvInputs {
+    let x = if s.tracked_input {
+        var(&[n, s.c, s.hw, s.hw]).as_tensor().clone()
+    } else {
+        randn(&[n, s.c, s.hw, s.hw])
+    };
+    ConvInputs {
+        x,
+        w: var(&[s.o, s.c, s.k, s.k]),
+        b: var(&[s.o]),
+    }
+}
+
+fn bench_conv_forward(
+    bencher: Bencher,
+    s: ConvShape,
+    n: usize,
+    conv: fn(&Tensor, &Tensor, &Tensor, usize) -> Tensor,
+) {
+    let i = conv_inputs(s, n);
+    bencher
+        .counter(ItemsCount::new(n))
+        .bench(|| conv(&i.x, &i.w, &i.b, s.padding));
+}
+
+fn bench_conv_backward(
+    bencher: Bencher,
+    s: ConvShape,
+    n: usize,
+    conv: fn(&Tensor, &Tensor, &Tensor, usize) -> Tensor,
+) {
+    let i = conv_inputs(s, n);
+    let oh = s.hw + 2 * s.padding - s.k + 1;
+    let r = randn(&[n, s.o, oh, oh]);
+    bencher
+        .counter(ItemsCount::new(n))
+        .with_inputs(|| {
+            let y = conv(&i.x, &i.w, &i.b, s.padding);
+            (y * &r).and_then(|t| t.sum_all()).expect("loss")
+        })
+        .bench_values(|loss| loss.backward().expect("backward"));
+}
+
+macro_rules! conv_benches {
+    ($name:ident, $shape:expr) => {
+        mod $name {
+            use super::*;
+
+            #[divan::bench(args = BATCHES)]
+            fn forward_ours(bencher: Bencher, n: usize) {
+                bench_conv_forward(bencher, $shape, n, ours_conv);
+            }
+
+            #[divan::bench(args = BATCHES)]
+            fn forward_candle(bencher: Bencher, n: usize) {
+                bench_conv_forward(bencher, $shape, n, candle_conv);
+            }
+
+            #[divan::bench(args = BATCHES)]
+            fn backward_ours(bencher: Bencher, n: usize) {
+                bench_conv_backward(bencher, $shape, n, ours_conv);
+            }
+
+            #[divan::bench(args = BATCHES)]
+            fn backward_candle(bencher: Bencher, n: usize) {
+                bench_conv_backward(bencher, $shape, n, candle_conv);
+            }
+        }
+    };
+}
+
+conv_benches!(conv1, CONV1);
+conv_benches!(conv2, CONV2);
+conv_benches!(conv3, CONV3);
+
+fn ours_pool(x: &Tensor) -> Tensor {
+    convlens_ops::max_pool2d(x).expect("max_pool2d")
+}
+
+fn candle_pool(x: &Tensor) -> Tensor {
+    x.max_pool2d(2).expect("max_pool2d")
+}
+
+fn bench_pool_forward(bencher: Bencher, dims: [usize; 3], n: usize, pool: fn(&Tensor) -> Tensor) {
+    let x = randn(&[n, dims[0], dims[1], dims[2]]);
+    bencher.counter(ItemsCount::new(n)).bench(|| pool(&x));
+}
+
+fn bench_pool_backward(bencher: Bencher, dims: [usize; 3], n: usize, pool: fn(&Tensor) -> Tensor) {
+    let x = var(&[n, dims[0], dims[1], dims[2]]);
+    let r = randn(&[n, dims[0], dims[1] / 2, dims[2] / 2]);
+    bencher
+        .counter(ItemsCount::new(n))
+        .with_inputs(|| (pool(&x) * &r).and_then(|t| t.sum_all()).expect("loss"))
+        .bench_values(|loss| loss.backward().expect("backward"));
+}
+
+macro_rules! pool_benches {
+    ($name:ident, $dims:expr) => {
+        mod $name {
+            use super::*;
+
+            #[divan::bench(args = BATCHES)]
+            fn forward_ours(bencher: Bencher, n: usize) {
+                bench_pool_forward(bencher, $dims, n, ours_pool);
+            }
+
+            #[divan::bench(args = BATCHES)]
+            fn forward_candle(bencher: Bencher, n: usize) {
+                bench_pool_forward(bencher, $dims, n, candle_pool);
+            }
+
+            #[divan::bench(args = BATCHES)]
+            fn backward_ours(bencher: Bencher, n: usize) {
+                bench_pool_backward(bencher, $dims, n, ours_pool);
+            }
+
+            #[divan::bench(args = BATCHES)]
+            fn backward_candle(bencher: Bencher, n: usize) {
+                bench_pool_backward(bencher, $dims, n, candle_pool);
+            }
+        }
+    };
+}
+
+pool_benches!(maxp1, [3, 32, 32]);
+pool_benches!(maxp2, [16, 12, 12]);
+
+/// The course network's parameters.
+struct Network {
+    conv: [(Var, Var); 3],
+    fc: [(Var, Var); 2],
+}
+
+impl Network {
+    fn new() -> Self {
+        let conv = |s: ConvShape| (var(&[s.o, s.c, s.k, s.k]), var(&[s.o]));
+        let scale = |v: Var, s: f64| {
+            Var::from_tensor(&(v.as_tensor() * s).expect("scale")).expect("variable")
+        };
+        Self {
+            conv: [conv(CONV1), conv(CONV2), conv(CONV3)].map(|(w, b)| (scale(w, 0.2), b)),
+            fc: [
+                (scale(var(&[60, 110]), 0.1), var(&[60])),
+                (scale(var(&[10, 60]), 0.1), var(&[10])),
+            ],
+        }
+    }
+
+    /// Mean cross-entropy of the network on `x` with `labels`, through either set of ops.
+    fn loss(&self, x: &Tensor, labels: &Tensor, ours: bool) -> Tensor {
+        let conv = if ours { ours_conv } else { candle_conv };
+        let pool = if ours { ours_pool } else { candle_pool };
+        let layer = |x: &Tensor, i: usize, s: ConvShape| -> Tensor {
+            conv(x, &self.conv[i].0, &self.conv[i].1, s.padding)
+                .relu()
+                .expect("relu")
+        };
+        let h = pool(&layer(x, 0, CONV1));
+        let h = pool(&layer(&h, 1, CONV2));
+        let h = layer(&h, 2, CONV3).flatten_from(1).expect("flatten");
+        let linear = |h: &Tensor, (w, b): &(Var, Var)| -> Tensor {
+            h.matmul(&w.t().expect("t"))
+                .and_then(|y| y.broadcast_add(b))
+                .expect("linear")
+        };
+        let h = linear(&h, &self.fc[0]).relu().expect("relu");
+        let logits = linear(&h, &self.fc[1]);
+        let log_sm = candle_core::Tensor::log_sum_exp(&logits, 1)
+            .and_then(|lse| logits.broadcast_sub(&lse.unsqueeze(1)?))
+            .expect("log_softmax");
+        let picked = log_sm.gather(labels, 1).expect("gather");
+        (picked.mean_all().expect("mean") * -1.0).expect("neg")
+    }
+}
+
+fn bench_network(bencher: Bencher, n: usize, ours: bool) {
+    let net = Network::new();
+    let x = randn(&[n, 1, 28, 28]);
+    let labels = Tensor::from_vec(
+        (0..n as u32).map(|i| i % 10).collect::<Vec<_>>(),
+        (n, 1),
+        &Device::Cpu,
+    )
+    .expect("labels");
+    bencher
+        .counter(ItemsCount::new(n))
+        .bench(|| net.loss(&x, &labels, ours).backward().expect("backward"));
+}
+
+/// Forward and backward of the whole course network (no optimizer step): images per second.
+mod network {
+    use super::*;
+
+    #[divan::bench(args = BATCHES)]
+    fn train_pass_ours(bencher: Bencher, n: usize) {
+        bench_network(bencher, n, true);
+    }
+
+    #[divan::bench(args = BATCHES)]
+    fn train_pass_candle(bencher: Bencher, n: usize) {
+        bench_network(bencher, n, false);
+    }
+}
