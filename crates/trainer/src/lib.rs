@@ -21,3 +21,8 @@ pub fn error_message(e: &anyhow::Error) -> String {
     }
     out
 }
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
