@@ -28,6 +28,14 @@ fn forward(bencher: divan::Bencher) {
     bencher.bench_local(|| net.forward(divan::black_box(&x)).expect("forward"));
 }
 
+/// `Network::forward` with candle's own convolution, for comparison.
+#[divan::bench]
+fn forward_candle_backend(bencher: divan::Bencher) {
+    let (mut net, x) = setup();
+    net.set_backend(Backend::Candle);
+    bencher.bench_local(|| net.forward(divan::black_box(&x)).expect("forward"));
+}
+
 /// `Network::forward_with_hooks` with an empty registry.
 #[divan::bench]
 fn forward_with_empty_registry(bencher: divan::Bencher) {
