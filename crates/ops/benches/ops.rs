@@ -2,7 +2,9 @@
 //! ops, plus one forward + backward pass of the whole course network on each path.
 //!
 //! Run with `cargo bench -p convlens-ops --bench ops`. Backward benchmarks time only
-//! `backward()` of `sum(op(..) * r)`; the forward graph is built outside the timed region.
+//! `backward()` of `sum(op(..))`; the forward graph is built outside the timed region. That
+//! time includes candle's own bookkeeping for the sum (a zero tensor and an addition of the
+//! op's output size), the same for both implementations.
 
 use candle_core::{Device, Tensor, Var};
 use divan::counter::ItemsCount;
@@ -110,14 +112,9 @@ fn bench_conv_backward(
     conv: fn(&Tensor, &Tensor, &Tensor, usize) -> Tensor,
 ) {
     let i = conv_inputs(s, n);
-    let oh = s.hw + 2 * s.padding - s.k + 1;
-    let r = randn(&[n, s.o, oh, oh]);
     bencher
         .counter(ItemsCount::new(n))
-        .with_inputs(|| {
-            let y = conv(&i.x, &i.w, &i.b, s.padding);
-            (y * &r).and_then(|t| t.sum_all()).expect("loss")
-        })
+        .with_inputs(|| conv(&i.x, &i.w, &i.b, s.padding).sum_all().expect("loss"))
         .bench_values(|loss| loss.backward().expect("backward"));
 }
 
@@ -168,10 +165,9 @@ fn bench_pool_forward(bencher: Bencher, dims: [usize; 3], n: usize, pool: fn(&Te
 
 fn bench_pool_backward(bencher: Bencher, dims: [usize; 3], n: usize, pool: fn(&Tensor) -> Tensor) {
     let x = var(&[n, dims[0], dims[1], dims[2]]);
-    let r = randn(&[n, dims[0], dims[1] / 2, dims[2] / 2]);
     bencher
         .counter(ItemsCount::new(n))
-        .with_inputs(|| (pool(&x) * &r).and_then(|t| t.sum_all()).expect("loss"))
+        .with_inputs(|| pool(&x).sum_all().expect("loss"))
         .bench_values(|loss| loss.backward().expect("backward"));
 }
 
@@ -206,6 +202,49 @@ macro_rules! pool_benches {
 pool_benches!(maxp1, [3, 32, 32]);
 pool_benches!(maxp2, [16, 12, 12]);
 
+fn ours_relu(x: &Tensor) -> Tensor {
+    convlens_ops::relu(x).expect("relu")
+}
+
+fn candle_relu(x: &Tensor) -> Tensor {
+    x.relu().expect("relu")
+}
+
+/// ReLU on conv1's output.
+mod relu1 {
+    use super::*;
+
+    const DIMS: [usize; 3] = [3, 32, 32];
+
+    #[divan::bench(args = BATCHES)]
+    fn forward_ours(bencher: Bencher, n: usize) {
+        bench_pool_forward(bencher, DIMS, n, ours_relu);
+    }
+
+    #[divan::bench(args = BATCHES)]
+    fn forward_candle(bencher: Bencher, n: usize) {
+        bench_pool_forward(bencher, DIMS, n, candle_relu);
+    }
+
+    #[divan::bench(args = BATCHES)]
+    fn backward_ours(bencher: Bencher, n: usize) {
+        bench_unary_backward(bencher, DIMS, n, ours_relu);
+    }
+
+    #[divan::bench(args = BATCHES)]
+    fn backward_candle(bencher: Bencher, n: usize) {
+        bench_unary_backward(bencher, DIMS, n, candle_relu);
+    }
+}
+
+fn bench_unary_backward(bencher: Bencher, dims: [usize; 3], n: usize, op: fn(&Tensor) -> Tensor) {
+    let x = var(&[n, dims[0], dims[1], dims[2]]);
+    bencher
+        .counter(ItemsCount::new(n))
+        .with_inputs(|| op(&x).sum_all().expect("loss"))
+        .bench_values(|loss| loss.backward().expect("backward"));
+}
+
 /// The course network's parameters.
 struct Network {
     conv: [(Var, Var); 3],
@@ -227,24 +266,34 @@ impl Network {
         }
     }
 
-    /// Mean cross-entropy of the network on `x` with `labels`, through either set of ops.
-    fn loss(&self, x: &Tensor, labels: &Tensor, ours: bool) -> Tensor {
-        let conv = if ours { ours_conv } else { candle_conv };
-        let pool = if ours { ours_pool } else { candle_pool };
-        let layer = |x: &Tensor, i: usize, s: ConvShape| -> Tensor {
-            conv(x, &self.conv[i].0, &self.conv[i].1, s.padding)
-                .relu()
-                .expect("relu")
+    /// Mean cross-entropy of the network on `x` with `labels`, through the given path.
+    fn loss(&self, x: &Tensor, labels: &Tensor, path: Path) -> Tensor {
+        let conv_relu = |x: &Tensor, i: usize, s: ConvShape| -> Tensor {
+            let (w, b) = &self.conv[i];
+            match path {
+                Path::Candle => candle_conv(x, w, b, s.padding).relu().expect("relu"),
+                Path::Ours => ours_conv(x, w, b, s.padding).relu().expect("relu"),
+                Path::Fused => convlens_ops::conv2d_relu(x, w, Some(b), s.padding).expect("conv"),
+            }
         };
-        let h = pool(&layer(x, 0, CONV1));
-        let h = pool(&layer(&h, 1, CONV2));
-        let h = layer(&h, 2, CONV3).flatten_from(1).expect("flatten");
+        let pool = if path == Path::Candle {
+            candle_pool
+        } else {
+            ours_pool
+        };
+        let relu = |x: &Tensor| match path {
+            Path::Fused => convlens_ops::relu(x).expect("relu"),
+            _ => x.relu().expect("relu"),
+        };
+        let h = pool(&conv_relu(x, 0, CONV1));
+        let h = pool(&conv_relu(&h, 1, CONV2));
+        let h = conv_relu(&h, 2, CONV3).flatten_from(1).expect("flatten");
         let linear = |h: &Tensor, (w, b): &(Var, Var)| -> Tensor {
             h.matmul(&w.t().expect("t"))
                 .and_then(|y| y.broadcast_add(b))
                 .expect("linear")
         };
-        let h = linear(&h, &self.fc[0]).relu().expect("relu");
+        let h = relu(&linear(&h, &self.fc[0]));
         let logits = linear(&h, &self.fc[1]);
         let log_sm = candle_core::Tensor::log_sum_exp(&logits, 1)
             .and_then(|lse| logits.broadcast_sub(&lse.unsqueeze(1)?))
@@ -254,7 +303,18 @@ impl Network {
     }
 }
 
-fn bench_network(bencher: Bencher, n: usize, ours: bool) {
+/// Which ops the network is built from.
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    /// candle's `conv2d`, `relu` and `max_pool2d`.
+    Candle,
+    /// Our `conv2d` and `max_pool2d`, candle's `relu`.
+    Ours,
+    /// Our `conv2d_relu`, `max_pool2d` and `relu`.
+    Fused,
+}
+
+fn bench_network(bencher: Bencher, n: usize, path: Path) {
     let net = Network::new();
     let x = randn(&[n, 1, 28, 28]);
     let labels = Tensor::from_vec(
@@ -265,7 +325,7 @@ fn bench_network(bencher: Bencher, n: usize, ours: bool) {
     .expect("labels");
     bencher
         .counter(ItemsCount::new(n))
-        .bench(|| net.loss(&x, &labels, ours).backward().expect("backward"));
+        .bench(|| net.loss(&x, &labels, path).backward().expect("backward"));
 }
 
 /// Forward and backward of the whole course network (no optimizer step): images per second.
@@ -273,12 +333,17 @@ mod network {
     use super::*;
 
     #[divan::bench(args = BATCHES)]
+    fn train_pass_fused(bencher: Bencher, n: usize) {
+        bench_network(bencher, n, Path::Fused);
+    }
+
+    #[divan::bench(args = BATCHES)]
     fn train_pass_ours(bencher: Bencher, n: usize) {
-        bench_network(bencher, n, true);
+        bench_network(bencher, n, Path::Ours);
     }
 
     #[divan::bench(args = BATCHES)]
     fn train_pass_candle(bencher: Bencher, n: usize) {
-        bench_network(bencher, n, false);
+        bench_network(bencher, n, Path::Candle);
     }
 }

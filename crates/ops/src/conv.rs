@@ -1,6 +1,7 @@
 //! 2-D convolution (stride 1, square kernel, zero padding) as im2col + gemm, with gemm-based
 //! gradients.
 
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 use candle_core::backend::BackendStorage;
@@ -9,11 +10,12 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor
 use crate::element::{slice, Element};
 use crate::error::Error;
 use crate::kernels::{
-    assume_init, assume_init_mut, col2im, dense, gemm, im2col, uninit_vec, Geometry, Mat,
+    add_row_sums, assume_init, assume_init_mut, bias_relu_cols, bias_relu_rows, col2im, dense,
+    gemm, im2col, uninit_vec, Geometry, Mat,
 };
 use crate::layout4::{check_float, View4};
 use crate::parallel::{for_runs_mut, map_runs};
-use crate::relu::{relu_backward, relu_in_place};
+use crate::relu::relu_backward;
 
 const OP: &str = "conv2d";
 const OP_BWD_PARAMS: &str = "conv2d-backward-params";
@@ -205,6 +207,12 @@ fn geometry(
             ),
         ));
     }
+    if o == 0 || c == 0 {
+        return Err(shape_error(
+            OP,
+            format!("weight {:?} has no output or no input channels", w.1.dims()),
+        ));
+    }
     if wc != c {
         return Err(shape_error(
             OP,
@@ -271,42 +279,11 @@ fn forward<T: Element>(
     let per_image = g.o * p;
     let mut out = uninit_vec::<T>(g.n * per_image);
     let work = g.n * g.o * kdim * p;
-    let wmat = Mat::new(w, kdim, 1);
-    let fill_bias = |dst: &mut [MaybeUninit<T>], b: &[T], rs: usize, cs: usize, rows: usize| {
-        for r in 0..rows {
-            for (oi, &bo) in b.iter().enumerate() {
-                dst[r * rs + oi * cs] = MaybeUninit::new(bo);
-            }
-        }
-    };
+    let epilogue = b.is_some() || relu;
     if g.is_dense() {
         // out[N × O] = X[N × kdim] · Wᵀ[kdim × O], straight from the input.
-        let xs: std::borrow::Cow<'_, [T]> = if images_are_dense(xv) && g.n > 0 {
-            std::borrow::Cow::Borrowed(&x[xv.start..xv.start + (g.n - 1) * xv.strides[0] + kdim])
-        } else {
-            let mut gathered = Vec::with_capacity(g.n * kdim);
-            for ni in 0..g.n {
-                for ci in 0..g.c {
-                    let plane = xv.plane(ni, ci);
-                    for iy in 0..g.h {
-                        for ix in 0..g.w {
-                            gathered.push(x[plane + iy * xv.strides[2] + ix * xv.strides[3]]);
-                        }
-                    }
-                }
-            }
-            std::borrow::Cow::Owned(gathered)
-        };
-        let row_stride = if matches!(xs, std::borrow::Cow::Borrowed(_)) {
-            xv.strides[0]
-        } else {
-            kdim
-        };
+        let (xs, row_stride) = dense_images(x, xv, g);
         for_runs_mut(&mut out, g.o, g.n, work, |run, dst| {
-            if let Some(b) = b {
-                fill_bias(dst, b, g.o, 1, run.len());
-            }
-            let rows = &xs[run.start * row_stride..];
             gemm(
                 run.len(),
                 g.o,
@@ -314,13 +291,13 @@ fn forward<T: Element>(
                 dst,
                 g.o,
                 1,
-                b.is_some(),
-                Mat::new(rows, row_stride, 1),
+                false,
+                Mat::new(&xs[run.start * row_stride..], row_stride, 1),
                 Mat::new(w, 1, kdim),
             );
-            if relu {
+            if epilogue {
                 // SAFETY: gemm wrote all of `dst`.
-                relu_in_place(unsafe { assume_init_mut(dst) });
+                bias_relu_cols(unsafe { assume_init_mut(dst) }, b, g.o, relu);
             }
         });
     } else {
@@ -328,9 +305,6 @@ fn forward<T: Element>(
             let mut cols = vec![T::ZERO; kdim * p];
             for (ni, dst) in run.zip(dst.chunks_exact_mut(per_image)) {
                 im2col(x, xv, ni, g, &mut cols);
-                if let Some(b) = b {
-                    fill_bias(dst, b, 1, p, p);
-                }
                 // out_n[O × P] = W[O × kdim] · cols[kdim × P]
                 gemm(
                     g.o,
@@ -339,20 +313,38 @@ fn forward<T: Element>(
                     dst,
                     p,
                     1,
-                    b.is_some(),
-                    wmat,
+                    false,
+                    Mat::new(w, kdim, 1),
                     Mat::new(&cols, p, 1),
                 );
-                if relu {
+                if epilogue {
                     // SAFETY: gemm wrote all of `dst`.
-                    relu_in_place(unsafe { assume_init_mut(dst) });
+                    bias_relu_rows(unsafe { assume_init_mut(dst) }, b, p, relu);
                 }
             }
         });
     }
-    // SAFETY: every run wrote all of its images: gemm writes every element of its `dst` (after
-    // the bias fill, when there is one).
+    // SAFETY: every run wrote all of its images: gemm writes every element of its `dst`.
     unsafe { assume_init(out) }
+}
+
+/// The batch as an `N × kdim` matrix for the dense path (kernel covering the whole input):
+/// borrowed with the input's image stride when each image is contiguous, gathered otherwise.
+fn dense_images<'a, T: Element>(x: &'a [T], xv: &View4, g: &Geometry) -> (Cow<'a, [T]>, usize) {
+    let kdim = g.kdim();
+    if g.n == 0 {
+        return (Cow::Owned(Vec::new()), kdim);
+    }
+    if images_are_dense(xv) {
+        let end = xv.start + (g.n - 1) * xv.strides[0] + kdim;
+        return (Cow::Borrowed(&x[xv.start..end]), xv.strides[0]);
+    }
+    let mut gathered = vec![T::ZERO; g.n * kdim];
+    for (ni, image) in gathered.chunks_exact_mut(kdim).enumerate() {
+        // With the kernel covering the input, im2col is the flattened image.
+        im2col(x, xv, ni, g, image);
+    }
+    (Cow::Owned(gathered), kdim)
 }
 
 fn storage_of<T: Element>(v: Vec<T>) -> CpuStorage {
@@ -543,35 +535,13 @@ fn params_backward<T: Element>(
     } else {
         g.n * per_image
     };
-    let dense_x: Option<(std::borrow::Cow<'_, [T]>, usize)> = if op.weight && g.is_dense() {
-        if images_are_dense(xv) && g.n > 0 {
-            Some((
-                std::borrow::Cow::Borrowed(
-                    &x[xv.start..xv.start + (g.n - 1) * xv.strides[0] + kdim],
-                ),
-                xv.strides[0],
-            ))
-        } else {
-            let mut cols = vec![T::ZERO; kdim];
-            let mut gathered = Vec::with_capacity(g.n * kdim);
-            for ni in 0..g.n {
-                im2col(x, xv, ni, g, &mut cols);
-                gathered.extend_from_slice(&cols);
-            }
-            Some((std::borrow::Cow::Owned(gathered), kdim))
-        }
-    } else {
-        None
-    };
+    let dense_x = (op.weight && g.is_dense()).then(|| dense_images(x, xv, g));
     let partials = map_runs(g.n, work, |run| {
         let mut acc = vec![T::ZERO; wlen + blen];
         let (dw, db) = acc.split_at_mut(wlen);
         if op.bias {
-            for ni in run.clone() {
-                let img = &dy[ni * per_image..(ni + 1) * per_image];
-                for (d, row) in db.iter_mut().zip(img.chunks_exact(p)) {
-                    *d += row.iter().fold(T::ZERO, |s, &v| s + v);
-                }
+            for image in dy[run.start * per_image..run.end * per_image].chunks_exact(per_image) {
+                add_row_sums(image, p, db);
             }
         }
         if op.weight {

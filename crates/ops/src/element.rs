@@ -1,5 +1,7 @@
 //! The element types the kernels compute in (f32 and f64), with access to candle's storage.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, WithDType};
 
 /// A float type the kernels are written for.
@@ -18,6 +20,24 @@ pub(crate) trait Element:
     const ZERO: Self;
     const ONE: Self;
     fn is_nan(self) -> bool;
+
+    /// One output row of the 2×2 max pooling, from the contiguous input rows `a` and `b`.
+    #[inline(always)]
+    fn pool_row(a: &[Self], b: &[Self], out: &mut [MaybeUninit<Self>]) {
+        crate::pool::forward_row(a, b, out)
+    }
+
+    /// The input gradient of one pair of input rows of the 2×2 max pooling.
+    #[inline(always)]
+    fn pool_backward_rows(
+        a: &[Self],
+        b: &[Self],
+        g: &[Self],
+        d0: &mut [MaybeUninit<Self>],
+        d1: &mut [MaybeUninit<Self>],
+    ) {
+        crate::pool::backward_rows(a, b, g, d0, d1)
+    }
 }
 
 impl Element for f32 {
@@ -26,6 +46,32 @@ impl Element for f32 {
     #[inline(always)]
     fn is_nan(self) -> bool {
         f32::is_nan(self)
+    }
+
+    #[inline(always)]
+    fn pool_row(a: &[Self], b: &[Self], out: &mut [MaybeUninit<Self>]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { crate::pool_avx2::forward_row(a, b, out) };
+        }
+        crate::pool::forward_row(a, b, out)
+    }
+
+    #[inline(always)]
+    fn pool_backward_rows(
+        a: &[Self],
+        b: &[Self],
+        g: &[Self],
+        d0: &mut [MaybeUninit<Self>],
+        d1: &mut [MaybeUninit<Self>],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { crate::pool_avx2::backward_rows(a, b, g, d0, d1) };
+        }
+        crate::pool::backward_rows(a, b, g, d0, d1)
     }
 }
 

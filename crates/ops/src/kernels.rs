@@ -7,6 +7,7 @@ use candle_core::Layout;
 
 use crate::element::Element;
 use crate::layout4::View4;
+use crate::simd::multiversion;
 
 /// A matrix inside a slice: element `(i, j)` is at `i * rs + j * cs`.
 #[derive(Debug, Clone, Copy)]
@@ -207,6 +208,33 @@ impl Geometry {
     }
 }
 
+/// Copies `src[..dst.len()]` into `dst` with fixed-size moves.
+///
+/// The runs im2col copies are short (a row of the output, 12 to 32 elements at the course's
+/// shapes); `copy_from_slice` would call `memcpy` for each, and the calls cost more than the
+/// copies.
+#[inline(always)]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    let n = dst.len();
+    let src = &src[..n];
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            dst[i..i + 8].copy_from_slice(&src[i..i + 8]);
+            i += 8;
+        }
+        if i < n {
+            // One more, overlapping, 8-element move covers the tail.
+            dst[n - 8..].copy_from_slice(&src[n - 8..]);
+        }
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+}
+
+multiversion! {
 /// Writes image `ni` of `x` as the `kdim × positions` im2col matrix (row-major) into `cols`:
 /// row `(c, ky, kx)`, column `(oy, ox)` holds the input at `(c, oy + ky - pad, ox + kx - pad)`,
 /// or zero in the padding.
@@ -218,7 +246,7 @@ pub(crate) fn im2col<T: Element>(x: &[T], xv: &View4, ni: usize, g: &Geometry, c
         let plane = xv.plane(ni, ci);
         for ky in 0..g.k {
             for kx in 0..g.k {
-                let row = rows.next().expect("kdim rows");
+                let Some(row) = rows.next() else { return };
                 let (lo, hi) = g.valid_cols(kx);
                 for (oy, dst) in row.chunks_exact_mut(g.ow).enumerate() {
                     let iy = oy + ky;
@@ -231,7 +259,7 @@ pub(crate) fn im2col<T: Element>(x: &[T], xv: &View4, ni: usize, g: &Geometry, c
                     let src = plane + (iy - g.pad) * sh + (lo + kx - g.pad) * sw;
                     let dst = &mut dst[lo..hi];
                     if sw == 1 {
-                        dst.copy_from_slice(&x[src..src + dst.len()]);
+                        copy_run(dst, &x[src..src + dst.len()]);
                     } else {
                         for (j, d) in dst.iter_mut().enumerate() {
                             *d = x[src + j * sw];
@@ -242,7 +270,9 @@ pub(crate) fn im2col<T: Element>(x: &[T], xv: &View4, ni: usize, g: &Geometry, c
         }
     }
 }
+}
 
+multiversion! {
 /// Adds the `kdim × positions` matrix `cols` back onto the image it was gathered from (the
 /// adjoint of [`im2col`]): `dx` is one contiguous `c × h × w` image.
 pub(crate) fn col2im<T: Element>(cols: &[T], g: &Geometry, dx: &mut [T]) {
@@ -252,7 +282,7 @@ pub(crate) fn col2im<T: Element>(cols: &[T], g: &Geometry, dx: &mut [T]) {
         let plane = &mut dx[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..g.k {
             for kx in 0..g.k {
-                let row = rows.next().expect("kdim rows");
+                let Some(row) = rows.next() else { return };
                 let (lo, hi) = g.valid_cols(kx);
                 if lo == hi {
                     continue;
@@ -271,4 +301,68 @@ pub(crate) fn col2im<T: Element>(cols: &[T], g: &Geometry, dx: &mut [T]) {
             }
         }
     }
+}
+}
+
+multiversion! {
+/// Adds `bias[r]` to row `r` of the `bias.len() × cols` row-major matrix `m` and applies ReLU
+/// if asked: the epilogue of a convolution whose rows are output channels.
+pub(crate) fn bias_relu_rows<T: Element>(m: &mut [T], bias: Option<&[T]>, cols: usize, relu: bool) {
+    for (r, row) in m.chunks_exact_mut(cols.max(1)).enumerate() {
+        let b = bias.map_or(T::ZERO, |b| b[r]);
+        for v in row {
+            let y = *v + b;
+            *v = if relu && y < T::ZERO { T::ZERO } else { y };
+        }
+    }
+}
+}
+
+multiversion! {
+/// Adds `bias` to every row of the row-major matrix `m` (rows of `bias.len()`, one per output
+/// channel) and applies ReLU if asked: the epilogue of a convolution whose columns are output
+/// channels.
+pub(crate) fn bias_relu_cols<T: Element>(m: &mut [T], bias: Option<&[T]>, cols: usize, relu: bool) {
+    for row in m.chunks_exact_mut(cols.max(1)) {
+        match bias {
+            Some(b) => {
+                for (v, &b) in row.iter_mut().zip(b) {
+                    let y = *v + b;
+                    *v = if relu && y < T::ZERO { T::ZERO } else { y };
+                }
+            }
+            None if relu => {
+                for v in row {
+                    *v = if *v < T::ZERO { T::ZERO } else { *v };
+                }
+            }
+            None => {}
+        }
+    }
+}
+}
+
+multiversion! {
+/// Adds the sum of each row of the row-major matrix `m` (rows of `cols`) to `sums`.
+pub(crate) fn add_row_sums<T: Element>(m: &[T], cols: usize, sums: &mut [T]) {
+    for (s, row) in sums.iter_mut().zip(m.chunks_exact(cols.max(1))) {
+        // Eight independent partial sums, so the compiler can keep them in one vector
+        // (a single running sum would be a serial chain it may not reorder).
+        let mut lanes = [T::ZERO; 8];
+        let mut chunks = row.chunks_exact(8);
+        for c in &mut chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l += v;
+            }
+        }
+        let mut total = T::ZERO;
+        for &v in chunks.remainder() {
+            total += v;
+        }
+        for l in lanes {
+            total += l;
+        }
+        *s += total;
+    }
+}
 }

@@ -38,4 +38,7 @@ mod kernels;
 mod layout4;
 mod parallel;
 mod pool;
+#[cfg(target_arch = "x86_64")]
+mod pool_avx2;
 mod relu;
+mod simd;

@@ -9,6 +9,7 @@ use crate::element::{slice, Element};
 use crate::error::Error;
 use crate::kernels::{assume_init, uninit_vec};
 use crate::layout4::{check_float, View4};
+use crate::simd::multiversion;
 
 const OP: &str = "max_pool2d";
 const OP_BWD: &str = "max_pool2d-backward";
@@ -93,7 +94,7 @@ fn max4<T: Element>(v0: T, v1: T, v2: T, v3: T) -> T {
 /// vectorizes it: on real data each comparison's outcome is unpredictable, and branches would
 /// dominate the kernel.
 #[inline(always)]
-fn forward_row<T: Element>(a: &[T], b: &[T], out: &mut [MaybeUninit<T>]) {
+pub(crate) fn forward_row<T: Element>(a: &[T], b: &[T], out: &mut [MaybeUninit<T>]) {
     let ow = out.len();
     let (a, b) = (&a[..2 * ow], &b[..2 * ow]);
     for j in 0..ow {
@@ -105,7 +106,7 @@ fn forward_row<T: Element>(a: &[T], b: &[T], out: &mut [MaybeUninit<T>]) {
 /// output gradient `g[j]` goes to its argmax (the first maximum, see [`replaces`]), the other
 /// three positions get zero. Branch-free for the same reason as [`forward_row`].
 #[inline(always)]
-fn backward_rows<T: Element>(
+pub(crate) fn backward_rows<T: Element>(
     a: &[T],
     b: &[T],
     g: &[T],
@@ -150,6 +151,7 @@ fn contiguous_run<'a, T: Element>(
     }
 }
 
+multiversion! {
 fn forward<T: Element>(x: &[T], view: &View4) -> Vec<T> {
     let [n, c, h, w] = view.dims;
     let [_, _, sh, sw] = view.strides;
@@ -163,13 +165,15 @@ fn forward<T: Element>(x: &[T], view: &View4) -> Vec<T> {
             let row0 = plane + 2 * i * sh;
             let a = contiguous_run(x, row0, sw, 2 * ow, &mut buf_a);
             let b = contiguous_run(x, row0 + sh, sw, 2 * ow, &mut buf_b);
-            forward_row(a, b, orow);
+            T::pool_row(a, b, orow);
         }
     }
     // SAFETY: `forward_row` wrote every output row of every plane.
     unsafe { assume_init(out) }
 }
+}
 
+multiversion! {
 fn backward<T: Element>(x: &[T], xv: &View4, g: &[T], gv: &View4) -> Vec<T> {
     let [n, c, h, w] = xv.dims;
     let [_, _, sh, sw] = xv.strides;
@@ -192,7 +196,7 @@ fn backward<T: Element>(x: &[T], xv: &View4, g: &[T], gv: &View4) -> Vec<T> {
             let a = contiguous_run(x, row0, sw, 2 * ow, &mut buf_a);
             let b = contiguous_run(x, row0 + sh, sw, 2 * ow, &mut buf_b);
             let grads = contiguous_run(g, gplane + i * gsh, gsw, ow, &mut buf_g);
-            backward_rows(a, b, grads, d0, d1);
+            T::pool_backward_rows(a, b, grads, d0, d1);
         }
         // An odd last row is outside every window.
         rest.fill(zero);
@@ -200,6 +204,7 @@ fn backward<T: Element>(x: &[T], xv: &View4, g: &[T], gv: &View4) -> Vec<T> {
     // SAFETY: every element of every plane was written above: the window rows by
     // `backward_rows` and the trailing column and row by the zero fills.
     unsafe { assume_init(dx) }
+}
 }
 
 impl CustomOp1 for MaxPool2x2 {

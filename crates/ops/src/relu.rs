@@ -7,6 +7,7 @@ use crate::element::{slice, Element};
 use crate::error::Error;
 use crate::kernels::dense;
 use crate::layout4::check_float;
+use crate::simd::multiversion;
 
 const OP: &str = "relu";
 const OP_BWD: &str = "relu-backward";
@@ -41,13 +42,14 @@ pub fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
     x.apply_op1(Relu)
 }
 
+multiversion! {
 /// Applies ReLU in place, keeping NaN.
-#[inline]
-pub(crate) fn relu_in_place<T: Element>(v: &mut [T]) {
+fn relu_in_place<T: Element>(v: &mut [T]) {
     for x in v {
         // A select, not `max`: `f32::max` would turn NaN into 0.
         *x = if *x < T::ZERO { T::ZERO } else { *x };
     }
+}
 }
 
 /// The output gradient where the ReLU output is positive, zero elsewhere, as a new contiguous
@@ -69,11 +71,13 @@ fn relu_forward<T: Element>(x: &[T], layout: &Layout) -> Vec<T> {
     y
 }
 
+multiversion! {
 fn masked<T: Element>(res: &[T], grad: &[T]) -> Vec<T> {
     res.iter()
         .zip(grad)
         .map(|(&r, &g)| if r > T::ZERO { g } else { T::ZERO })
         .collect()
+}
 }
 
 impl CustomOp1 for Relu {

@@ -259,3 +259,46 @@ fn bad_inputs_are_errors_not_panics() {
     let msg = max_pool2d(&thin).unwrap_err().to_string();
     assert!(msg.contains("smaller than the 2x2"), "{msg}");
 }
+
+/// Inputs with many ties and NaNs at every row length from 1 to 20 windows: the vectorized f32
+/// kernels (eight windows per step plus a masked tail) against the portable f64 kernels.
+#[test]
+fn f32_kernels_agree_with_the_portable_kernels_on_ties_and_nan() {
+    let mut rng = Rng::new(12);
+    for w in 2..=41 {
+        let dims = [2, 2, 5, w];
+        let n = dims.iter().product::<usize>();
+        // Small integers make ties common; a few NaNs land in every position of a window.
+        let data: Vec<f64> = (0..n)
+            .map(|_| match rng.next_u64() % 13 {
+                0 => f64::NAN,
+                v => (v % 3) as f64,
+            })
+            .collect();
+        let x64 = Tensor::from_vec(data, &dims, &Device::Cpu).unwrap();
+        let x32 = x64.to_dtype(DType::F32).unwrap();
+        let g = rng.tensor(&[2, 2, 2, w / 2], DType::F64);
+        let run = |x: &Tensor| {
+            let v = Var::from_tensor(x).unwrap();
+            let y = max_pool2d(&v).unwrap();
+            let loss = (&y * g.to_dtype(x.dtype()).unwrap())
+                .unwrap()
+                .sum_all()
+                .unwrap();
+            let grads = loss.backward().unwrap();
+            (to_vec_f64(&y), to_vec_f64(grads.get(&v).unwrap()))
+        };
+        let (y32, d32) = run(&x32);
+        let (y64, d64) = run(&x64);
+        let same = |a: &[f64], b: &[f64]| {
+            a.iter().zip(b).all(|(x, y)| {
+                (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-6 * y.abs().max(1.0)
+            })
+        };
+        assert!(same(&y32, &y64), "forward differs at width {w}");
+        assert!(
+            same(&d32, &d64),
+            "gradient differs at width {w}:\n{d32:?}\n{d64:?}"
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! AVX2 row kernels of the f32 max pooling: eight windows per step, masked loads and stores
+//! for the tail, so rows as short as the course network's (6 and 16 windows) run entirely in
+//! vector registers.
+//!
+//! Window order inside a step: loading 16 floats of a row as `lo`, `hi` and splitting them
+//! with `_mm256_shuffle_ps` into even (left) and odd (right) columns puts the windows in lane
+//! order `[0, 1, 4, 5, 2, 3, 6, 7]`; swapping the middle 64-bit quarters maps between that order
+//! and the natural one in both directions, and `_mm256_unpack{lo,hi}_ps` of the even and odd
+//! parts restores the original interleaving.
+//!
+//! Every function requires AVX2 and is `unsafe` for that reason (and to keep the crate's minimum
+//! Rust version). The intrinsics are unsafe to call before Rust 1.87 and safe inside these
+//! functions after, hence the `allow(unused_unsafe)` blocks.
+
+use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
+
+/// Lane masks for the first `n` of 16 floats (as two 8-lane halves), for masked loads/stores.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn masks16(n: usize) -> (__m256i, __m256i) {
+    #[allow(unused_unsafe)]
+    // SAFETY: AVX2 is enabled; register-only intrinsics.
+    unsafe {
+        let n = _mm256_set1_epi32(n.min(16) as i32);
+        let lo = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let hi = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
+        (_mm256_cmpgt_epi32(n, lo), _mm256_cmpgt_epi32(n, hi))
+    }
+}
+
+/// Mask for the first `n` of 8 floats.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn mask8(n: usize) -> __m256i {
+    #[allow(unused_unsafe)]
+    // SAFETY: AVX2 is enabled; register-only intrinsics.
+    unsafe {
+        let n = _mm256_set1_epi32(n.min(8) as i32);
+        _mm256_cmpgt_epi32(n, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+    }
+}
+
+/// Swaps the middle 64-bit quarters: between natural window order and shuffle order.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn swap_middle(v: __m256) -> __m256 {
+    #[allow(unused_unsafe)]
+    // SAFETY: AVX2 is enabled; register-only intrinsics.
+    unsafe {
+        _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
+    }
+}
+
+/// Lanes where `v` replaces the running maximum `best` (greater, or NaN), as in the scalar code.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn replaces(v: __m256, best: __m256) -> __m256 {
+    #[allow(unused_unsafe)]
+    // SAFETY: AVX2 is enabled; register-only intrinsics.
+    unsafe {
+        _mm256_or_ps(
+            _mm256_cmp_ps::<_CMP_GT_OQ>(v, best),
+            _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v),
+        )
+    }
+}
+
+/// Loads floats `i..i + 16` of `row` (only the first `valid`), as even and odd columns.
+///
+/// # Safety
+///
+/// AVX2, and `row[i..i + valid]` in bounds.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load_pairs(row: &[f32], i: usize, valid: usize) -> (__m256, __m256) {
+    let p = row.as_ptr().wrapping_add(i);
+    #[allow(unused_unsafe)]
+    // SAFETY: the first `valid` floats from `p` are in bounds (caller); masked-out lanes are
+    // not accessed.
+    unsafe {
+        let (lo, hi) = if valid >= 16 {
+            (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)))
+        } else {
+            let (mlo, mhi) = masks16(valid);
+            (
+                _mm256_maskload_ps(p, mlo),
+                _mm256_maskload_ps(p.wrapping_add(8), mhi),
+            )
+        };
+        (
+            _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi),
+            _mm256_shuffle_ps::<0b11_01_11_01>(lo, hi),
+        )
+    }
+}
+
+/// Stores even and odd columns back interleaved as elements `i..i + 16` of `row` (only the
+/// first `valid`).
+///
+/// # Safety
+///
+/// AVX2, and `row[i..i + valid]` in bounds.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store_pairs(
+    row: &mut [MaybeUninit<f32>],
+    i: usize,
+    valid: usize,
+    even: __m256,
+    odd: __m256,
+) {
+    let p = row.as_mut_ptr().cast::<f32>().wrapping_add(i);
+    #[allow(unused_unsafe)]
+    // SAFETY: as for `load_pairs`.
+    unsafe {
+        let lo = _mm256_unpacklo_ps(even, odd);
+        let hi = _mm256_unpackhi_ps(even, odd);
+        if valid >= 16 {
+            _mm256_storeu_ps(p, lo);
+            _mm256_storeu_ps(p.add(8), hi);
+        } else {
+            let (mlo, mhi) = masks16(valid);
+            _mm256_maskstore_ps(p, mlo, lo);
+            _mm256_maskstore_ps(p.wrapping_add(8), mhi, hi);
+        }
+    }
+}
+
+/// Pools one output row: `out[j]` is the maximum of window `j` of the rows `a`, `b` (NaN if
+/// the window holds one).
+///
+/// # Safety
+///
+/// The CPU must support AVX2.
+///
+/// # Panics
+///
+/// If `a` or `b` holds fewer than `2 * out.len()` floats.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn forward_row(a: &[f32], b: &[f32], out: &mut [MaybeUninit<f32>]) {
+    let ow = out.len();
+    assert!(a.len() >= 2 * ow && b.len() >= 2 * ow);
+    let mut j = 0;
+    while j < ow {
+        let windows = (ow - j).min(8);
+        #[allow(unused_unsafe)]
+        // SAFETY: AVX2 (caller); `2 * windows` floats from `2 * j` lie inside `a` and `b`
+        // (asserted), and `windows` outputs from `j` inside `out`.
+        unsafe {
+            let (v0, v1) = load_pairs(a, 2 * j, 2 * windows);
+            let (v2, v3) = load_pairs(b, 2 * j, 2 * windows);
+            let m = _mm256_blendv_ps(v0, v1, replaces(v1, v0));
+            let m = _mm256_blendv_ps(m, v2, replaces(v2, m));
+            let m = _mm256_blendv_ps(m, v3, replaces(v3, m));
+            let m = swap_middle(m);
+            let p = out.as_mut_ptr().cast::<f32>().wrapping_add(j);
+            if windows == 8 {
+                _mm256_storeu_ps(p, m);
+            } else {
+                _mm256_maskstore_ps(p, mask8(windows), m);
+            }
+        }
+        j += windows;
+    }
+}
+
+/// Writes the input gradient of one pair of rows: each window's gradient `g[j]` goes to its
+/// first maximum (NaN counting as the maximum), zero elsewhere.
+///
+/// # Safety
+///
+/// The CPU must support AVX2.
+///
+/// # Panics
+///
+/// If `a`, `b`, `d0` or `d1` holds fewer than `2 * g.len()` elements.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn backward_rows(
+    a: &[f32],
+    b: &[f32],
+    g: &[f32],
+    d0: &mut [MaybeUninit<f32>],
+    d1: &mut [MaybeUninit<f32>],
+) {
+    let ow = g.len();
+    assert!(a.len() >= 2 * ow && b.len() >= 2 * ow && d0.len() >= 2 * ow && d1.len() >= 2 * ow);
+    let mut j = 0;
+    while j < ow {
+        let windows = (ow - j).min(8);
+        #[allow(unused_unsafe)]
+        // SAFETY: AVX2 (caller); `2 * windows` elements from `2 * j` lie inside `a`, `b`, `d0`,
+        // `d1`, and `windows` from `j` inside `g` (asserted).
+        unsafe {
+            let p = g.as_ptr().wrapping_add(j);
+            let gv = if windows == 8 {
+                _mm256_loadu_ps(p)
+            } else {
+                _mm256_maskload_ps(p, mask8(windows))
+            };
+            let gv = swap_middle(gv);
+            let (v0, v1) = load_pairs(a, 2 * j, 2 * windows);
+            let (v2, v3) = load_pairs(b, 2 * j, 2 * windows);
+            let t1 = replaces(v1, v0);
+            let m = _mm256_blendv_ps(v0, v1, t1);
+            let t2 = replaces(v2, m);
+            let m = _mm256_blendv_ps(m, v2, t2);
+            let t3 = replaces(v3, m);
+            // The winner is the last position that replaced the running maximum.
+            let after2 = t3;
+            let after1 = _mm256_or_ps(t2, after2);
+            let after0 = _mm256_or_ps(t1, after1);
+            let g0 = _mm256_andnot_ps(after0, gv);
+            let g1 = _mm256_and_ps(t1, _mm256_andnot_ps(after1, gv));
+            let g2 = _mm256_and_ps(t2, _mm256_andnot_ps(after2, gv));
+            let g3 = _mm256_and_ps(t3, gv);
+            store_pairs(d0, 2 * j, 2 * windows, g0, g1);
+            store_pairs(d1, 2 * j, 2 * windows, g2, g3);
+        }
+        j += windows;
+    }
+}
