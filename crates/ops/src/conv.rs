@@ -561,21 +561,33 @@ fn params_backward<T: Element>(
                     Mat::new(&xs[run.start * rs..], *rs, 1),
                 );
             } else {
+                // Accumulated transposed, as dWᵀ[kdim × O] += cols[kdim × P] · dY_nᵀ[P × O]:
+                // gemm runs this orientation about 1.6× faster than dW = dY_n · colsᵀ at the
+                // course's shapes (a tall, narrow destination suits its micro-kernel).
                 let mut cols = vec![T::ZERO; kdim * p];
-                for (i, ni) in run.enumerate() {
+                let mut dwt = uninit_vec::<T>(kdim * g.o);
+                for (i, ni) in run.clone().enumerate() {
                     im2col(x, xv, ni, g, &mut cols);
-                    // dW[O × kdim] += dY_n[O × P] · colsᵀ[P × kdim]
                     gemm(
+                        kdim,
                         g.o,
-                        kdim,
                         p,
-                        dw,
-                        kdim,
+                        &mut dwt,
+                        g.o,
                         1,
                         i > 0,
-                        Mat::new(&dy[ni * per_image..], p, 1),
-                        Mat::new(&cols, 1, p),
+                        Mat::new(&cols, p, 1),
+                        Mat::new(&dy[ni * per_image..], 1, p),
                     );
+                }
+                if !run.is_empty() {
+                    // SAFETY: the first gemm of the run wrote all of `dwt`.
+                    let dwt = unsafe { assume_init_mut(&mut dwt) };
+                    for (q, row) in dwt.chunks_exact(g.o).enumerate() {
+                        for (oi, &v) in row.iter().enumerate() {
+                            dw[oi * kdim + q] = MaybeUninit::new(v);
+                        }
+                    }
                 }
             }
         }
