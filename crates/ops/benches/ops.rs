@@ -273,7 +273,9 @@ impl Network {
             match path {
                 Path::Candle => candle_conv(x, w, b, s.padding).relu().expect("relu"),
                 Path::Ours => ours_conv(x, w, b, s.padding).relu().expect("relu"),
-                Path::Fused => convlens_ops::conv2d_relu(x, w, Some(b), s.padding).expect("conv"),
+                Path::Fused | Path::Blocks => {
+                    convlens_ops::conv2d_relu(x, w, Some(b), s.padding).expect("conv")
+                }
             }
         };
         let pool = if path == Path::Candle {
@@ -282,11 +284,20 @@ impl Network {
             ours_pool
         };
         let relu = |x: &Tensor| match path {
-            Path::Fused => convlens_ops::relu(x).expect("relu"),
+            Path::Fused | Path::Blocks => convlens_ops::relu(x).expect("relu"),
             _ => x.relu().expect("relu"),
         };
-        let h = pool(&conv_relu(x, 0, CONV1));
-        let h = pool(&conv_relu(&h, 1, CONV2));
+        let block = |x: &Tensor, i: usize, s: ConvShape| -> Tensor {
+            let (w, b) = &self.conv[i];
+            match path {
+                Path::Blocks => {
+                    convlens_ops::conv2d_relu_maxpool2d(x, w, Some(b), s.padding).expect("block")
+                }
+                _ => pool(&conv_relu(x, i, s)),
+            }
+        };
+        let h = block(x, 0, CONV1);
+        let h = block(&h, 1, CONV2);
         let h = conv_relu(&h, 2, CONV3).flatten_from(1).expect("flatten");
         let linear = |h: &Tensor, (w, b): &(Var, Var)| -> Tensor {
             h.matmul(&w.t().expect("t"))
@@ -312,6 +323,8 @@ enum Path {
     Ours,
     /// Our `conv2d_relu`, `max_pool2d` and `relu`.
     Fused,
+    /// Our `conv2d_relu_maxpool2d` blocks, then `conv2d_relu` and `relu`.
+    Blocks,
 }
 
 fn bench_network(bencher: Bencher, n: usize, path: Path) {
@@ -331,6 +344,11 @@ fn bench_network(bencher: Bencher, n: usize, path: Path) {
 /// Forward and backward of the whole course network (no optimizer step): images per second.
 mod network {
     use super::*;
+
+    #[divan::bench(args = BATCHES)]
+    fn train_pass_blocks(bencher: Bencher, n: usize) {
+        bench_network(bencher, n, Path::Blocks);
+    }
 
     #[divan::bench(args = BATCHES)]
     fn train_pass_fused(bencher: Bencher, n: usize) {

@@ -117,11 +117,7 @@ pub fn conv2d_relu(
 }
 
 fn apply(x: &Tensor, w: &Tensor, b: Option<&Tensor>, op: Conv2d) -> candle_core::Result<Tensor> {
-    for t in [Some(x), Some(w), b].into_iter().flatten() {
-        if !t.device().is_cpu() {
-            return Err(Error::NotCpu { op: OP }.into());
-        }
-    }
+    check_cpu(OP, x, w, b)?;
     match b {
         Some(b) => x.apply_op3(w, b, op),
         None => x.apply_op2(w, op),
@@ -172,26 +168,45 @@ fn same_dtype(
     }
 }
 
-fn shape_error(op: &'static str, message: String) -> Error {
+/// Checks that all arguments live on the CPU.
+pub(crate) fn check_cpu(
+    op: &'static str,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+) -> Result<(), Error> {
+    if [Some(x), Some(w), b]
+        .into_iter()
+        .flatten()
+        .all(|t| t.device().is_cpu())
+    {
+        Ok(())
+    } else {
+        Err(Error::NotCpu { op })
+    }
+}
+
+pub(crate) fn shape_error(op: &'static str, message: String) -> Error {
     Error::Shape { op, message }
 }
 
 /// Checks the forward arguments and derives the sizes.
-fn geometry(
+pub(crate) fn geometry(
+    op: &'static str,
     padding: usize,
     x: (&CpuStorage, &Layout),
     w: (&CpuStorage, &Layout),
     b: Option<(&CpuStorage, &Layout)>,
 ) -> Result<(Geometry, View4), Error> {
-    check_float(OP, "x", x.0.dtype())?;
-    same_dtype(OP, "w", x.0.dtype(), w.0.dtype())?;
-    let xv = View4::new(OP, "x", x.1)?;
+    check_float(op, "x", x.0.dtype())?;
+    same_dtype(op, "w", x.0.dtype(), w.0.dtype())?;
+    let xv = View4::new(op, "x", x.1)?;
     let [n, c, h, wd] = xv.dims;
     let [o, wc, k, k2] = match w.1.dims() {
         &[o, wc, k, k2] => [o, wc, k, k2],
         dims => {
             return Err(Error::Rank {
-                op: OP,
+                op,
                 arg: "w",
                 expected: 4,
                 shape: dims.to_vec(),
@@ -200,7 +215,7 @@ fn geometry(
     };
     if k != k2 || k == 0 {
         return Err(shape_error(
-            OP,
+            op,
             format!(
                 "kernel must be square and non-empty, got weight shape {:?}",
                 w.1.dims()
@@ -209,13 +224,13 @@ fn geometry(
     }
     if o == 0 || c == 0 {
         return Err(shape_error(
-            OP,
+            op,
             format!("weight {:?} has no output or no input channels", w.1.dims()),
         ));
     }
     if wc != c {
         return Err(shape_error(
-            OP,
+            op,
             format!(
                 "weight {:?} expects {wc} input channels, input {:?} has {c}",
                 w.1.dims(),
@@ -224,10 +239,10 @@ fn geometry(
         ));
     }
     if let Some((bs, bl)) = b {
-        same_dtype(OP, "b", x.0.dtype(), bs.dtype())?;
+        same_dtype(op, "b", x.0.dtype(), bs.dtype())?;
         if bl.dims() != [o] {
             return Err(shape_error(
-                OP,
+                op,
                 format!(
                     "bias must have shape [{o}] for weight {:?}, got {:?}",
                     w.1.dims(),
@@ -238,7 +253,7 @@ fn geometry(
     }
     if h + 2 * padding < k || wd + 2 * padding < k {
         return Err(shape_error(
-            OP,
+            op,
             format!(
                 "input {:?} with padding {padding} is smaller than the {k}x{k} kernel",
                 xv.dims
@@ -347,7 +362,7 @@ fn dense_images<'a, T: Element>(x: &'a [T], xv: &View4, g: &Geometry) -> (Cow<'a
     (Cow::Owned(gathered), kdim)
 }
 
-fn storage_of<T: Element>(v: Vec<T>) -> CpuStorage {
+pub(crate) fn storage_of<T: Element>(v: Vec<T>) -> CpuStorage {
     T::to_cpu_storage_owned(v)
 }
 
@@ -358,7 +373,7 @@ impl Conv2d {
         w: (&CpuStorage, &Layout),
         b: Option<(&CpuStorage, &Layout)>,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (g, xv) = geometry(self.padding, x, w, b)?;
+        let (g, xv) = geometry(OP, self.padding, x, w, b)?;
         fn run<T: Element>(
             g: &Geometry,
             xv: &View4,
@@ -403,43 +418,51 @@ impl Conv2d {
         } else {
             grad
         };
-        let (_, _, h, wd) = x.dims4()?;
-        let (o, c, k, _) = w.dims4()?;
-        let dx = if x.track_op() {
-            let op = Conv2dBackwardInput {
-                padding: self.padding,
-                h,
-                w: wd,
-            };
-            Some(w.apply_op2_no_bwd(grad, &op)?)
-        } else {
-            None
-        };
-        let weight = w.track_op();
-        let bias = b.is_some_and(Tensor::track_op);
-        if !weight && !bias {
-            return Ok((dx, None, None));
-        }
-        let op = Conv2dBackwardParams {
-            padding: self.padding,
-            k,
-            weight,
-            bias,
-        };
-        let flat = x.apply_op2_no_bwd(grad, &op)?;
-        let wlen = if weight { o * c * k * k } else { 0 };
-        let dw = if weight {
-            Some(flat.narrow(0, 0, wlen)?.reshape(w.shape())?)
-        } else {
-            None
-        };
-        let db = if bias {
-            Some(flat.narrow(0, wlen, o)?)
-        } else {
-            None
-        };
-        Ok((dx, dw, db))
+        backward(self.padding, x, w, b, grad)
     }
+}
+
+/// The gradients of a convolution's input, weight and bias from its output gradient `grad`:
+/// `None` for each argument that does not take part in autograd.
+pub(crate) fn backward(
+    padding: usize,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    grad: &Tensor,
+) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    let (_, _, h, wd) = x.dims4()?;
+    let (o, c, k, _) = w.dims4()?;
+    let dx = if x.track_op() {
+        let op = Conv2dBackwardInput { padding, h, w: wd };
+        Some(w.apply_op2_no_bwd(grad, &op)?)
+    } else {
+        None
+    };
+    let weight = w.track_op();
+    let bias = b.is_some_and(Tensor::track_op);
+    if !weight && !bias {
+        return Ok((dx, None, None));
+    }
+    let op = Conv2dBackwardParams {
+        padding,
+        k,
+        weight,
+        bias,
+    };
+    let flat = x.apply_op2_no_bwd(grad, &op)?;
+    let wlen = if weight { o * c * k * k } else { 0 };
+    let dw = if weight {
+        Some(flat.narrow(0, 0, wlen)?.reshape(w.shape())?)
+    } else {
+        None
+    };
+    let db = if bias {
+        Some(flat.narrow(0, wlen, o)?)
+    } else {
+        None
+    };
+    Ok((dx, dw, db))
 }
 
 impl CustomOp2 for Conv2d {

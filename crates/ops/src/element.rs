@@ -27,6 +27,28 @@ pub(crate) trait Element:
         crate::pool::forward_row(a, b, out)
     }
 
+    /// One output row of the 2×2 max pooling with gradient codes (`pool::forward_row_codes`).
+    #[inline(always)]
+    fn pool_row_codes(
+        a: &[Self],
+        b: &[Self],
+        out: &mut [MaybeUninit<Self>],
+        codes: &mut [MaybeUninit<u32>],
+    ) {
+        crate::pool::forward_row_codes(a, b, out, codes)
+    }
+
+    /// One pair of gradient rows from window codes (`pool::route_rows`).
+    #[inline(always)]
+    fn route_rows(
+        codes: &[u32],
+        g: &[Self],
+        d0: &mut [MaybeUninit<Self>],
+        d1: &mut [MaybeUninit<Self>],
+    ) {
+        crate::pool::route_rows(codes, g, d0, d1)
+    }
+
     /// The input gradient of one pair of input rows of the 2×2 max pooling.
     #[inline(always)]
     fn pool_backward_rows(
@@ -56,6 +78,36 @@ impl Element for f32 {
             return unsafe { crate::pool_avx2::forward_row(a, b, out) };
         }
         crate::pool::forward_row(a, b, out)
+    }
+
+    #[inline(always)]
+    fn pool_row_codes(
+        a: &[Self],
+        b: &[Self],
+        out: &mut [MaybeUninit<Self>],
+        codes: &mut [MaybeUninit<u32>],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { crate::pool_avx2::forward_row_codes(a, b, out, codes) };
+        }
+        crate::pool::forward_row_codes(a, b, out, codes)
+    }
+
+    #[inline(always)]
+    fn route_rows(
+        codes: &[u32],
+        g: &[Self],
+        d0: &mut [MaybeUninit<Self>],
+        d1: &mut [MaybeUninit<Self>],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2.
+            return unsafe { crate::pool_avx2::route_rows(codes, g, d0, d1) };
+        }
+        crate::pool::route_rows(codes, g, d0, d1)
     }
 
     #[inline(always)]

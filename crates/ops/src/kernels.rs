@@ -127,7 +127,7 @@ pub(crate) unsafe fn assume_init_mut<T>(s: &mut [MaybeUninit<T>]) -> &mut [T] {
 
 /// The elements of a tensor in row-major order: borrowed when its layout is contiguous, gathered
 /// otherwise.
-pub(crate) fn dense<'a, T: Element>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
+pub(crate) fn dense<'a, T: Copy>(data: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
     match layout.contiguous_offsets() {
         Some((start, end)) => Cow::Borrowed(&data[start..end]),
         None => Cow::Owned(gather(

@@ -26,11 +26,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use block::conv2d_relu_maxpool2d;
 pub use conv::{conv2d, conv2d_relu};
 pub use error::Error;
 pub use pool::max_pool2d;
 pub use relu::relu;
 
+mod block;
 mod conv;
 mod element;
 mod error;

@@ -118,3 +118,29 @@ pub(crate) fn for_runs_mut<U: Send>(
         .collect();
     execute(tasks, f);
 }
+
+/// Like [`for_runs_mut`] with two outputs, holding `per_a` and `per_b` elements per item.
+pub(crate) fn for_runs_mut2<U: Send, V: Send>(
+    a: &mut [U],
+    per_a: usize,
+    b: &mut [V],
+    per_b: usize,
+    n: usize,
+    work: usize,
+    f: impl Fn(Range<usize>, &mut [U], &mut [V]) + Sync,
+) {
+    debug_assert_eq!((a.len(), b.len()), (per_a * n, per_b * n));
+    let runs = runs(n, work);
+    if runs <= 1 || per_a == 0 || per_b == 0 {
+        f(0..n, a, b);
+        return;
+    }
+    let len = n.div_ceil(runs);
+    let tasks = a
+        .chunks_mut(len * per_a)
+        .zip(b.chunks_mut(len * per_b))
+        .enumerate()
+        .map(|(i, chunks)| (i * len..((i + 1) * len).min(n), chunks))
+        .collect();
+    execute(tasks, |range, (a, b)| f(range, a, b));
+}

@@ -102,6 +102,64 @@ pub(crate) fn forward_row<T: Element>(a: &[T], b: &[T], out: &mut [MaybeUninit<T
     }
 }
 
+/// Code of a window whose maximum is not positive: after a ReLU, no element of it gets
+/// gradient.
+pub(crate) const NO_GRADIENT: u32 = 4;
+
+/// Pools one output row like [`forward_row`] and records for each window where its gradient
+/// goes: the position (0..4, row-major) of its first maximum if that maximum is positive, else
+/// [`NO_GRADIENT`]. Used after a ReLU, whose gradient is zero where its output is not positive.
+#[inline(always)]
+pub(crate) fn forward_row_codes<T: Element>(
+    a: &[T],
+    b: &[T],
+    out: &mut [MaybeUninit<T>],
+    codes: &mut [MaybeUninit<u32>],
+) {
+    let ow = out.len();
+    let (a, b, codes) = (&a[..2 * ow], &b[..2 * ow], &mut codes[..ow]);
+    for j in 0..ow {
+        let (v0, v1, v2, v3) = (a[2 * j], a[2 * j + 1], b[2 * j], b[2 * j + 1]);
+        let t1 = replaces(v1, v0);
+        let m = if t1 { v1 } else { v0 };
+        let t2 = replaces(v2, m);
+        let m = if t2 { v2 } else { m };
+        let t3 = replaces(v3, m);
+        let m = if t3 { v3 } else { m };
+        let k = if t3 {
+            3
+        } else if t2 {
+            2
+        } else {
+            u32::from(t1)
+        };
+        out[j] = MaybeUninit::new(m);
+        codes[j] = MaybeUninit::new(if m > T::ZERO { k } else { NO_GRADIENT });
+    }
+}
+
+/// Writes one pair of gradient rows from window codes (see [`forward_row_codes`]): `g[j]` at
+/// the recorded position of window `j`, zero elsewhere.
+#[inline(always)]
+pub(crate) fn route_rows<T: Element>(
+    codes: &[u32],
+    g: &[T],
+    d0: &mut [MaybeUninit<T>],
+    d1: &mut [MaybeUninit<T>],
+) {
+    let ow = g.len();
+    let codes = &codes[..ow];
+    let (d0, d1) = (&mut d0[..2 * ow], &mut d1[..2 * ow]);
+    let pick = |take: bool, g: T| MaybeUninit::new(if take { g } else { T::ZERO });
+    for j in 0..ow {
+        let (k, gj) = (codes[j], g[j]);
+        d0[2 * j] = pick(k == 0, gj);
+        d0[2 * j + 1] = pick(k == 1, gj);
+        d1[2 * j] = pick(k == 2, gj);
+        d1[2 * j + 1] = pick(k == 3, gj);
+    }
+}
+
 /// Writes the input gradient of one pair of contiguous input rows `a`, `b`: each window's
 /// output gradient `g[j]` goes to its argmax (the first maximum, see [`replaces`]), the other
 /// three positions get zero. Branch-free for the same reason as [`forward_row`].

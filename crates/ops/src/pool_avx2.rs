@@ -66,6 +66,18 @@ unsafe fn replaces(v: __m256, best: __m256) -> __m256 {
     }
 }
 
+/// `g` in the lanes whose code is `code`, zero elsewhere.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn where_code(codes: __m256i, code: i32, g: __m256) -> __m256 {
+    #[allow(unused_unsafe)]
+    // SAFETY: AVX2 is enabled; register-only intrinsics.
+    unsafe {
+        let hit = _mm256_cmpeq_epi32(codes, _mm256_set1_epi32(code));
+        _mm256_and_ps(_mm256_castsi256_ps(hit), g)
+    }
+}
+
 /// Loads floats `i..i + 16` of `row` (only the first `valid`), as even and odd columns.
 ///
 /// # Safety
@@ -214,6 +226,117 @@ pub(crate) unsafe fn backward_rows(
             let g1 = _mm256_and_ps(t1, _mm256_andnot_ps(after1, gv));
             let g2 = _mm256_and_ps(t2, _mm256_andnot_ps(after2, gv));
             let g3 = _mm256_and_ps(t3, gv);
+            store_pairs(d0, 2 * j, 2 * windows, g0, g1);
+            store_pairs(d1, 2 * j, 2 * windows, g2, g3);
+        }
+        j += windows;
+    }
+}
+
+/// [`forward_row`] that also records each window's gradient code: the position of its first
+/// maximum if that maximum is positive, else 4 (see `pool::forward_row_codes`).
+///
+/// # Safety
+///
+/// The CPU must support AVX2.
+///
+/// # Panics
+///
+/// If `a` or `b` holds fewer than `2 * out.len()` floats or `codes` fewer than `out.len()`.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn forward_row_codes(
+    a: &[f32],
+    b: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    codes: &mut [MaybeUninit<u32>],
+) {
+    let ow = out.len();
+    assert!(a.len() >= 2 * ow && b.len() >= 2 * ow && codes.len() >= ow);
+    let mut j = 0;
+    while j < ow {
+        let windows = (ow - j).min(8);
+        #[allow(unused_unsafe)]
+        // SAFETY: AVX2 (caller); `2 * windows` floats from `2 * j` lie inside `a` and `b`
+        // (asserted), and `windows` elements from `j` inside `out` and `codes`.
+        unsafe {
+            let (v0, v1) = load_pairs(a, 2 * j, 2 * windows);
+            let (v2, v3) = load_pairs(b, 2 * j, 2 * windows);
+            let t1 = replaces(v1, v0);
+            let m = _mm256_blendv_ps(v0, v1, t1);
+            let t2 = replaces(v2, m);
+            let m = _mm256_blendv_ps(m, v2, t2);
+            let t3 = replaces(v3, m);
+            let m = _mm256_blendv_ps(m, v3, t3);
+            // Codes as i32 lanes: the last replacing position wins; 4 where the maximum is not
+            // positive (0 and NaN after a ReLU).
+            let k = _mm256_castsi256_ps(_mm256_setzero_si256());
+            let k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(1)), t1);
+            let k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(2)), t2);
+            let k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(3)), t3);
+            let positive = _mm256_cmp_ps::<_CMP_GT_OQ>(m, _mm256_setzero_ps());
+            let k = _mm256_blendv_ps(_mm256_castsi256_ps(_mm256_set1_epi32(4)), k, positive);
+            let m = swap_middle(m);
+            let k = _mm256_castps_si256(swap_middle(k));
+            let p = out.as_mut_ptr().cast::<f32>().wrapping_add(j);
+            let c = codes.as_mut_ptr().cast::<i32>().wrapping_add(j);
+            if windows == 8 {
+                _mm256_storeu_ps(p, m);
+                _mm256_storeu_si256(c.cast::<__m256i>(), k);
+            } else {
+                let mask = mask8(windows);
+                _mm256_maskstore_ps(p, mask, m);
+                _mm256_maskstore_epi32(c, mask, k);
+            }
+        }
+        j += windows;
+    }
+}
+
+/// Writes one pair of gradient rows from window codes: `g[j]` at the recorded position of
+/// window `j` (codes 0..4), zero elsewhere (see `pool::route_rows`).
+///
+/// # Safety
+///
+/// The CPU must support AVX2.
+///
+/// # Panics
+///
+/// If `codes` holds fewer than `g.len()` codes, or `d0`, `d1` fewer than `2 * g.len()`
+/// elements.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn route_rows(
+    codes: &[u32],
+    g: &[f32],
+    d0: &mut [MaybeUninit<f32>],
+    d1: &mut [MaybeUninit<f32>],
+) {
+    let ow = g.len();
+    assert!(codes.len() >= ow && d0.len() >= 2 * ow && d1.len() >= 2 * ow);
+    let mut j = 0;
+    while j < ow {
+        let windows = (ow - j).min(8);
+        #[allow(unused_unsafe)]
+        // SAFETY: AVX2 (caller); `windows` elements from `j` lie inside `codes` and `g`, and
+        // `2 * windows` from `2 * j` inside `d0` and `d1` (asserted).
+        unsafe {
+            let pg = g.as_ptr().wrapping_add(j);
+            let pc = codes.as_ptr().cast::<i32>().wrapping_add(j);
+            let (gv, kv) = if windows == 8 {
+                (
+                    _mm256_loadu_ps(pg),
+                    _mm256_loadu_si256(pc.cast::<__m256i>()),
+                )
+            } else {
+                let mask = mask8(windows);
+                (
+                    _mm256_maskload_ps(pg, mask),
+                    _mm256_maskload_epi32(pc, mask),
+                )
+            };
+            let gv = swap_middle(gv);
+            let kv = _mm256_castps_si256(swap_middle(_mm256_castsi256_ps(kv)));
+            let (g0, g1) = (where_code(kv, 0, gv), where_code(kv, 1, gv));
+            let (g2, g3) = (where_code(kv, 2, gv), where_code(kv, 3, gv));
             store_pairs(d0, 2 * j, 2 * windows, g0, g1);
             store_pairs(d1, 2 * j, 2 * windows, g2, g3);
         }

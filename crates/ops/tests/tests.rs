@@ -1,6 +1,7 @@
 //! Correctness tests of the ops against hand-computed cases, candle's own ops and finite
 //! differences.
 
+mod block;
 mod conv;
 mod fixtures;
 mod pool;

@@ -1,0 +1,363 @@
+//! Convolution, bias, ReLU and 2×2 max pooling fused into one op: the building block of the
+//! course network (`conv · relu · maxpool`, twice).
+
+use std::mem::MaybeUninit;
+use std::sync::Mutex;
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Shape, Tensor};
+
+use crate::conv::{backward, check_cpu, geometry, shape_error, storage_of};
+use crate::element::{slice, Element};
+use crate::error::Error;
+use crate::kernels::{
+    assume_init, assume_init_mut, bias_relu_rows, dense, gemm, im2col, uninit_vec, Geometry, Mat,
+};
+use crate::layout4::{check_float, View4};
+use crate::parallel::{for_runs_mut, for_runs_mut2};
+
+const OP: &str = "conv2d_relu_maxpool2d";
+const OP_ROUTE: &str = "conv2d_relu_maxpool2d-route";
+
+/// `max_pool2d(relu(conv2d(x, w, b, padding)))` as one op: the convolution as in
+/// [`conv2d`](crate::conv2d), then ReLU and 2×2 max pooling with stride 2 (as in
+/// [`max_pool2d`](crate::max_pool2d())), image by image while the convolution's output is in
+/// cache.
+///
+/// The full-size convolution output is never stored: the forward pass keeps, per pooling
+/// window, only where its gradient goes (the first maximum if it is positive, nowhere
+/// otherwise), and the backward pass spreads the output gradient from there before computing
+/// the convolution's gradients. Compared with the three ops in sequence this saves two
+/// full-size tensors in the forward pass and, in the backward pass, the gradient bookkeeping
+/// candle does for every intermediate tensor. The intermediate activations are not available
+/// to callers (use the separate ops where they are needed, for example to record them).
+///
+/// The result equals `max_pool2d(&conv2d_relu(x, w, b, padding)?)`, values and gradients. The
+/// output has shape `[N, O, OH / 2, OW / 2]` where `OH × OW` is the convolution's output size.
+///
+/// # Errors
+///
+/// As for [`conv2d`](crate::conv2d), and if the convolution's output is smaller than 2×2.
+///
+/// # Example
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+///
+/// let dev = Device::Cpu;
+/// let x = Tensor::new(&[[[[1f32, -2., 0.], [3., -4., 5.]]]], &dev)?;
+/// // A 1×1 kernel with weight 1: the block is relu then max pooling.
+/// let w = Tensor::ones((1, 1, 1, 1), DType::F32, &dev)?;
+/// let y = convlens_ops::conv2d_relu_maxpool2d(&x, &w, None, 0)?;
+/// assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, [3.]);
+/// # Ok::<(), candle_core::Error>(())
+/// ```
+pub fn conv2d_relu_maxpool2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    padding: usize,
+) -> candle_core::Result<Tensor> {
+    check_cpu(OP, x, w, b)?;
+    let op = ConvReluPool {
+        padding,
+        codes: Mutex::new(None),
+    };
+    match b {
+        Some(b) => x.apply_op3(w, b, op),
+        None => x.apply_op2(w, op),
+    }
+}
+
+/// The fused op. The forward pass leaves the gradient codes of its windows (`u32`, one per
+/// output element: the window position 0..4, or `pool::NO_GRADIENT`) for the backward pass.
+#[derive(Debug)]
+struct ConvReluPool {
+    padding: usize,
+    codes: Mutex<Option<Tensor>>,
+}
+
+/// Spreads the output gradient of the fused op to the convolution's output, by the codes.
+#[derive(Debug, Clone, Copy)]
+struct RouteByCodes {
+    oh: usize,
+    ow: usize,
+}
+
+/// Pools one image of ReLU output (`planes` contiguous `h × w` planes) into `out`, with codes.
+fn pool_image<T: Element>(
+    conv: &[T],
+    h: usize,
+    w: usize,
+    out: &mut [MaybeUninit<T>],
+    codes: &mut [MaybeUninit<u32>],
+) {
+    let (ph, pw) = (h / 2, w / 2);
+    let planes = conv
+        .chunks_exact(h * w)
+        .zip(out.chunks_exact_mut(ph * pw))
+        .zip(codes.chunks_exact_mut(ph * pw));
+    for ((plane, out), codes) in planes {
+        let rows = plane
+            .chunks_exact(2 * w)
+            .zip(out.chunks_exact_mut(pw))
+            .zip(codes.chunks_exact_mut(pw));
+        for ((pair, out), codes) in rows {
+            let (a, b) = pair.split_at(w);
+            T::pool_row_codes(a, b, out, codes);
+        }
+    }
+}
+
+fn forward<T: Element>(
+    g: &Geometry,
+    x: &[T],
+    xv: &View4,
+    w: &[T],
+    b: Option<&[T]>,
+) -> (Vec<T>, Vec<u32>) {
+    let (p, kdim) = (g.positions(), g.kdim());
+    let per_image = g.o * (g.oh / 2) * (g.ow / 2);
+    let mut out = uninit_vec::<T>(g.n * per_image);
+    let mut codes = uninit_vec::<u32>(g.n * per_image);
+    let work = g.n * g.o * kdim * p;
+    for_runs_mut2(
+        &mut out,
+        per_image,
+        &mut codes,
+        per_image,
+        g.n,
+        work,
+        |run, out, codes| {
+            let mut cols = vec![T::ZERO; kdim * p];
+            let mut conv = uninit_vec::<T>(g.o * p);
+            let images = run
+                .zip(out.chunks_exact_mut(per_image))
+                .zip(codes.chunks_exact_mut(per_image));
+            for ((ni, out), codes) in images {
+                im2col(x, xv, ni, g, &mut cols);
+                // conv_n[O × P] = W[O × kdim] · cols[kdim × P]
+                gemm(
+                    g.o,
+                    p,
+                    kdim,
+                    &mut conv,
+                    p,
+                    1,
+                    false,
+                    Mat::new(w, kdim, 1),
+                    Mat::new(&cols, p, 1),
+                );
+                // SAFETY: gemm wrote all of `conv`.
+                let conv = unsafe { assume_init_mut(&mut conv) };
+                bias_relu_rows(conv, b, p, true);
+                pool_image(conv, g.oh, g.ow, out, codes);
+            }
+        },
+    );
+    // SAFETY: every run pooled all of its images: `pool_image` writes every output element and
+    // every code.
+    unsafe { (assume_init(out), assume_init(codes)) }
+}
+
+impl ConvReluPool {
+    fn fwd(
+        &self,
+        x: (&CpuStorage, &Layout),
+        w: (&CpuStorage, &Layout),
+        b: Option<(&CpuStorage, &Layout)>,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (g, xv) = geometry(OP, self.padding, x, w, b)?;
+        if g.oh < 2 || g.ow < 2 {
+            return Err(shape_error(
+                OP,
+                format!(
+                    "convolution output {}x{} (input {:?}) is smaller than the 2x2 pooling window",
+                    g.oh, g.ow, xv.dims
+                ),
+            )
+            .into());
+        }
+        fn run<T: Element>(
+            g: &Geometry,
+            xv: &View4,
+            x: &CpuStorage,
+            w: (&CpuStorage, &Layout),
+            b: Option<(&CpuStorage, &Layout)>,
+        ) -> candle_core::Result<(CpuStorage, Vec<u32>)> {
+            let wd = dense(slice::<T>(w.0)?, w.1);
+            let bd = match b {
+                Some((bs, bl)) => Some(dense(slice::<T>(bs)?, bl)),
+                None => None,
+            };
+            let (out, codes) = forward(g, slice::<T>(x)?, xv, &wd, bd.as_deref());
+            Ok((storage_of(out), codes))
+        }
+        let (out, codes) = match x.0.dtype() {
+            DType::F32 => run::<f32>(&g, &xv, x.0, w, b)?,
+            _ => run::<f64>(&g, &xv, x.0, w, b)?,
+        };
+        let shape = Shape::from((g.n, g.o, g.oh / 2, g.ow / 2));
+        let codes = Tensor::from_vec(codes, shape.clone(), &Device::Cpu)?;
+        *self.codes.lock().map_err(|_| poisoned())? = Some(codes);
+        Ok((out, shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let codes = self
+            .codes
+            .lock()
+            .map_err(|_| poisoned())?
+            .clone()
+            .ok_or_else(|| shape_error(OP, "backward pass before the forward pass".into()))?;
+        let (_, _, h, wd) = x.dims4()?;
+        let k = w.dim(2)?;
+        let route = RouteByCodes {
+            oh: h + 2 * self.padding + 1 - k,
+            ow: wd + 2 * self.padding + 1 - k,
+        };
+        let dy = codes.apply_op2_no_bwd(grad, &route)?;
+        backward(self.padding, x, w, b, &dy)
+    }
+}
+
+fn poisoned() -> Error {
+    shape_error(
+        OP,
+        "gradient codes unavailable: a previous pass panicked".into(),
+    )
+}
+
+impl CustomOp2 for ConvReluPool {
+    fn name(&self) -> &'static str {
+        OP
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.fwd((xs, xl), (ws, wl), None)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, _) = ConvReluPool::bwd(self, x, w, None, grad)?;
+        Ok((dx, dw))
+    }
+}
+
+impl CustomOp3 for ConvReluPool {
+    fn name(&self) -> &'static str {
+        OP
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.fwd((xs, xl), (ws, wl), Some((bs, bl)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        ConvReluPool::bwd(self, x, w, Some(b), grad)
+    }
+}
+
+fn route<T: Element>(codes: &[u32], g: &[T], oh: usize, ow: usize) -> Vec<T> {
+    let (ph, pw) = (oh / 2, ow / 2);
+    let planes = g.len().checked_div(ph * pw).unwrap_or(0);
+    let mut dy = uninit_vec::<T>(planes * oh * ow);
+    let zero = MaybeUninit::new(T::ZERO);
+    for_runs_mut(&mut dy, oh * ow, planes, planes * oh * ow, |run, dy| {
+        let planes = dy.chunks_exact_mut(oh * ow).zip(run);
+        for (dplane, plane) in planes {
+            let (pairs, rest) = dplane.split_at_mut(2 * ph * ow);
+            for (i, rows) in pairs.chunks_exact_mut(2 * ow).enumerate() {
+                let (d0, d1) = rows.split_at_mut(ow);
+                // An odd last column is outside every window.
+                d0[2 * pw..].fill(zero);
+                d1[2 * pw..].fill(zero);
+                let at = (plane * ph + i) * pw;
+                T::route_rows(&codes[at..at + pw], &g[at..at + pw], d0, d1);
+            }
+            // An odd last row is outside every window.
+            rest.fill(zero);
+        }
+    });
+    // SAFETY: every plane was written: window rows by `route_rows`, the rest by the fills.
+    unsafe { assume_init(dy) }
+}
+
+impl CustomOp2 for RouteByCodes {
+    fn name(&self) -> &'static str {
+        OP_ROUTE
+    }
+
+    fn cpu_fwd(
+        &self,
+        cs: &CpuStorage,
+        cl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        check_float(OP_ROUTE, "grad", gs.dtype())?;
+        let codes = dense(cs.as_slice::<u32>()?, cl);
+        let gv = View4::new(OP_ROUTE, "grad", gl)?;
+        let [n, o, ph, pw] = gv.dims;
+        if cl.dims() != gv.dims || ph != self.oh / 2 || pw != self.ow / 2 {
+            return Err(shape_error(
+                OP_ROUTE,
+                format!(
+                    "gradient {:?} and codes {:?} do not match the pooled size of a {}x{} output",
+                    gv.dims,
+                    cl.dims(),
+                    self.oh,
+                    self.ow
+                ),
+            )
+            .into());
+        }
+        let dy = match gs.dtype() {
+            DType::F32 => storage_of(route(
+                &codes,
+                &dense(slice::<f32>(gs)?, gl),
+                self.oh,
+                self.ow,
+            )),
+            _ => storage_of(route(
+                &codes,
+                &dense(slice::<f64>(gs)?, gl),
+                self.oh,
+                self.ow,
+            )),
+        };
+        Ok((dy, Shape::from((n, o, self.oh, self.ow))))
+    }
+}
