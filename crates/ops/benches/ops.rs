@@ -245,6 +245,54 @@ fn bench_unary_backward(bencher: Bencher, dims: [usize; 3], n: usize, op: fn(&Te
         .bench_values(|loss| loss.backward().expect("backward"));
 }
 
+fn candle_linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
+    x.matmul(&w.t().expect("t"))
+        .and_then(|y| y.broadcast_add(b))
+        .expect("linear")
+}
+
+fn ours_linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
+    convlens_ops::linear(x, w, Some(b)).expect("linear")
+}
+
+/// fc1 of the course network (110 → 60).
+mod fc1 {
+    use super::*;
+
+    fn forward(bencher: Bencher, n: usize, f: fn(&Tensor, &Tensor, &Tensor) -> Tensor) {
+        let (x, w, b) = (randn(&[n, 110]), var(&[60, 110]), var(&[60]));
+        bencher.counter(ItemsCount::new(n)).bench(|| f(&x, &w, &b));
+    }
+
+    fn backward(bencher: Bencher, n: usize, f: fn(&Tensor, &Tensor, &Tensor) -> Tensor) {
+        let (x, w, b) = (var(&[n, 110]), var(&[60, 110]), var(&[60]));
+        bencher
+            .counter(ItemsCount::new(n))
+            .with_inputs(|| f(&x, &w, &b).sum_all().expect("loss"))
+            .bench_values(|loss| loss.backward().expect("backward"));
+    }
+
+    #[divan::bench(args = BATCHES)]
+    fn forward_ours(bencher: Bencher, n: usize) {
+        forward(bencher, n, ours_linear);
+    }
+
+    #[divan::bench(args = BATCHES)]
+    fn forward_candle(bencher: Bencher, n: usize) {
+        forward(bencher, n, candle_linear);
+    }
+
+    #[divan::bench(args = BATCHES)]
+    fn backward_ours(bencher: Bencher, n: usize) {
+        backward(bencher, n, ours_linear);
+    }
+
+    #[divan::bench(args = BATCHES)]
+    fn backward_candle(bencher: Bencher, n: usize) {
+        backward(bencher, n, candle_linear);
+    }
+}
+
 /// The course network's parameters.
 struct Network {
     conv: [(Var, Var); 3],
@@ -299,13 +347,18 @@ impl Network {
         let h = block(x, 0, CONV1);
         let h = block(&h, 1, CONV2);
         let h = conv_relu(&h, 2, CONV3).flatten_from(1).expect("flatten");
-        let linear = |h: &Tensor, (w, b): &(Var, Var)| -> Tensor {
-            h.matmul(&w.t().expect("t"))
-                .and_then(|y| y.broadcast_add(b))
-                .expect("linear")
+        let (h, logits) = if path == Path::Blocks {
+            let (w1, b1) = &self.fc[0];
+            let (w2, b2) = &self.fc[1];
+            let h = convlens_ops::linear_relu(&h, w1, Some(b1)).expect("fc1");
+            let logits = convlens_ops::linear(&h, w2, Some(b2)).expect("fc2");
+            (h, logits)
+        } else {
+            let h = relu(&candle_linear(&h, &self.fc[0].0, &self.fc[0].1));
+            let logits = candle_linear(&h, &self.fc[1].0, &self.fc[1].1);
+            (h, logits)
         };
-        let h = relu(&linear(&h, &self.fc[0]));
-        let logits = linear(&h, &self.fc[1]);
+        let _ = &h;
         let log_sm = candle_core::Tensor::log_sum_exp(&logits, 1)
             .and_then(|lse| logits.broadcast_sub(&lse.unsqueeze(1)?))
             .expect("log_softmax");
@@ -323,7 +376,7 @@ enum Path {
     Ours,
     /// Our `conv2d_relu`, `max_pool2d` and `relu`.
     Fused,
-    /// Our `conv2d_relu_maxpool2d` blocks, then `conv2d_relu` and `relu`.
+    /// Our `conv2d_relu_maxpool2d` blocks, then `conv2d_relu`, `linear_relu` and `linear`.
     Blocks,
 }
 

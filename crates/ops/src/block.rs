@@ -130,12 +130,13 @@ fn forward<T: Element>(
         work,
         |run, out, codes| {
             let mut cols = vec![T::ZERO; kdim * p];
+            let mut scratch = Vec::new();
             let mut conv = uninit_vec::<T>(g.o * p);
             let images = run
                 .zip(out.chunks_exact_mut(per_image))
                 .zip(codes.chunks_exact_mut(per_image));
             for ((ni, out), codes) in images {
-                im2col(x, xv, ni, g, &mut cols);
+                im2col(x, xv, ni, g, &mut scratch, &mut cols);
                 // conv_n[O × P] = W[O × kdim] · cols[kdim × P]
                 gemm(
                     g.o,

@@ -150,7 +150,7 @@ struct Conv2dBackwardInput {
     w: usize,
 }
 
-fn same_dtype(
+pub(crate) fn same_dtype(
     op: &'static str,
     arg: &'static str,
     expected: DType,
@@ -318,8 +318,9 @@ fn forward<T: Element>(
     } else {
         for_runs_mut(&mut out, per_image, g.n, work, |run, dst| {
             let mut cols = vec![T::ZERO; kdim * p];
+            let mut scratch = Vec::new();
             for (ni, dst) in run.zip(dst.chunks_exact_mut(per_image)) {
-                im2col(x, xv, ni, g, &mut cols);
+                im2col(x, xv, ni, g, &mut scratch, &mut cols);
                 // out_n[O × P] = W[O × kdim] · cols[kdim × P]
                 gemm(
                     g.o,
@@ -355,9 +356,10 @@ fn dense_images<'a, T: Element>(x: &'a [T], xv: &View4, g: &Geometry) -> (Cow<'a
         return (Cow::Borrowed(&x[xv.start..end]), xv.strides[0]);
     }
     let mut gathered = vec![T::ZERO; g.n * kdim];
+    let mut scratch = Vec::new();
     for (ni, image) in gathered.chunks_exact_mut(kdim).enumerate() {
         // With the kernel covering the input, im2col is the flattened image.
-        im2col(x, xv, ni, g, image);
+        im2col(x, xv, ni, g, &mut scratch, image);
     }
     (Cow::Owned(gathered), kdim)
 }
@@ -588,9 +590,10 @@ fn params_backward<T: Element>(
                 // gemm runs this orientation about 1.6× faster than dW = dY_n · colsᵀ at the
                 // course's shapes (a tall, narrow destination suits its micro-kernel).
                 let mut cols = vec![T::ZERO; kdim * p];
+                let mut scratch = Vec::new();
                 let mut dwt = uninit_vec::<T>(kdim * g.o);
                 for (i, ni) in run.clone().enumerate() {
-                    im2col(x, xv, ni, g, &mut cols);
+                    im2col(x, xv, ni, g, &mut scratch, &mut cols);
                     gemm(
                         kdim,
                         g.o,
@@ -662,6 +665,7 @@ fn input_backward<T: Element>(g: &Geometry, w: &[T], dy: &[T]) -> Vec<T> {
         let img = g.c * g.h * g.w;
         for_runs_mut(&mut dx, img, g.n, work, |run, dst| {
             let mut dcols = uninit_vec::<T>(kdim * p);
+            let mut scratch = Vec::new();
             for (ni, dst) in run.zip(dst.chunks_exact_mut(img)) {
                 // dcols[kdim × P] = Wᵀ[kdim × O] · dY_n[O × P]
                 gemm(
@@ -678,7 +682,7 @@ fn input_backward<T: Element>(g: &Geometry, w: &[T], dy: &[T]) -> Vec<T> {
                 dst.fill(MaybeUninit::new(T::ZERO));
                 // SAFETY: gemm wrote all of `dcols`; `dst` was just filled.
                 let (dcols, dst) = unsafe { (assume_init_mut(&mut dcols), assume_init_mut(dst)) };
-                col2im(dcols, g, dst);
+                col2im(dcols, g, &mut scratch, dst);
             }
         });
     }

@@ -4,5 +4,6 @@
 mod block;
 mod conv;
 mod fixtures;
+mod linear;
 mod pool;
 mod relu;
