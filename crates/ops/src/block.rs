@@ -7,17 +7,17 @@ use std::sync::Mutex;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Shape, Tensor};
 
-use crate::conv::{backward, check_cpu, geometry, shape_error, storage_of};
+use crate::conv::{check_cpu, geometry, shape_error, storage_of};
+use crate::conv_backward::backward;
 use crate::element::{slice, Element};
 use crate::error::Error;
 use crate::kernels::{
     assume_init, assume_init_mut, bias_relu_rows, dense, gemm, im2col, uninit_vec, Geometry, Mat,
 };
-use crate::layout4::{check_float, View4};
-use crate::parallel::{for_runs_mut, for_runs_mut2};
+use crate::layout4::View4;
+use crate::parallel::for_runs_mut2;
 
 const OP: &str = "conv2d_relu_maxpool2d";
-const OP_ROUTE: &str = "conv2d_relu_maxpool2d-route";
 
 /// `max_pool2d(relu(conv2d(x, w, b, padding)))` as one op: the convolution as in
 /// [`conv2d`](crate::conv2d), then ReLU and 2×2 max pooling with stride 2 (as in
@@ -75,13 +75,6 @@ pub fn conv2d_relu_maxpool2d(
 struct ConvReluPool {
     padding: usize,
     codes: Mutex<Option<Tensor>>,
-}
-
-/// Spreads the output gradient of the fused op to the convolution's output, by the codes.
-#[derive(Debug, Clone, Copy)]
-struct RouteByCodes {
-    oh: usize,
-    ow: usize,
 }
 
 /// Pools one image of ReLU output (`planes` contiguous `h × w` planes) into `out`, with codes.
@@ -217,14 +210,7 @@ impl ConvReluPool {
             .map_err(|_| poisoned())?
             .clone()
             .ok_or_else(|| shape_error(OP, "backward pass before the forward pass".into()))?;
-        let (_, _, h, wd) = x.dims4()?;
-        let k = w.dim(2)?;
-        let route = RouteByCodes {
-            oh: h + 2 * self.padding + 1 - k,
-            ow: wd + 2 * self.padding + 1 - k,
-        };
-        let dy = codes.apply_op2_no_bwd(grad, &route)?;
-        backward(self.padding, x, w, b, &dy)
+        backward(self.padding, x, w, b, grad, Some(&codes))
     }
 }
 
@@ -288,77 +274,5 @@ impl CustomOp3 for ConvReluPool {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         ConvReluPool::bwd(self, x, w, Some(b), grad)
-    }
-}
-
-fn route<T: Element>(codes: &[u32], g: &[T], oh: usize, ow: usize) -> Vec<T> {
-    let (ph, pw) = (oh / 2, ow / 2);
-    let planes = g.len().checked_div(ph * pw).unwrap_or(0);
-    let mut dy = uninit_vec::<T>(planes * oh * ow);
-    let zero = MaybeUninit::new(T::ZERO);
-    for_runs_mut(&mut dy, oh * ow, planes, planes * oh * ow, |run, dy| {
-        let planes = dy.chunks_exact_mut(oh * ow).zip(run);
-        for (dplane, plane) in planes {
-            let (pairs, rest) = dplane.split_at_mut(2 * ph * ow);
-            for (i, rows) in pairs.chunks_exact_mut(2 * ow).enumerate() {
-                let (d0, d1) = rows.split_at_mut(ow);
-                // An odd last column is outside every window.
-                d0[2 * pw..].fill(zero);
-                d1[2 * pw..].fill(zero);
-                let at = (plane * ph + i) * pw;
-                T::route_rows(&codes[at..at + pw], &g[at..at + pw], d0, d1);
-            }
-            // An odd last row is outside every window.
-            rest.fill(zero);
-        }
-    });
-    // SAFETY: every plane was written: window rows by `route_rows`, the rest by the fills.
-    unsafe { assume_init(dy) }
-}
-
-impl CustomOp2 for RouteByCodes {
-    fn name(&self) -> &'static str {
-        OP_ROUTE
-    }
-
-    fn cpu_fwd(
-        &self,
-        cs: &CpuStorage,
-        cl: &Layout,
-        gs: &CpuStorage,
-        gl: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        check_float(OP_ROUTE, "grad", gs.dtype())?;
-        let codes = dense(cs.as_slice::<u32>()?, cl);
-        let gv = View4::new(OP_ROUTE, "grad", gl)?;
-        let [n, o, ph, pw] = gv.dims;
-        if cl.dims() != gv.dims || ph != self.oh / 2 || pw != self.ow / 2 {
-            return Err(shape_error(
-                OP_ROUTE,
-                format!(
-                    "gradient {:?} and codes {:?} do not match the pooled size of a {}x{} output",
-                    gv.dims,
-                    cl.dims(),
-                    self.oh,
-                    self.ow
-                ),
-            )
-            .into());
-        }
-        let dy = match gs.dtype() {
-            DType::F32 => storage_of(route(
-                &codes,
-                &dense(slice::<f32>(gs)?, gl),
-                self.oh,
-                self.ow,
-            )),
-            _ => storage_of(route(
-                &codes,
-                &dense(slice::<f64>(gs)?, gl),
-                self.oh,
-                self.ow,
-            )),
-        };
-        Ok((dy, Shape::from((n, o, self.oh, self.ow))))
     }
 }

@@ -2,24 +2,22 @@
 //! gradients.
 
 use std::borrow::Cow;
-use std::mem::MaybeUninit;
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 
+use crate::conv_backward::backward;
 use crate::element::{slice, Element};
 use crate::error::Error;
 use crate::kernels::{
-    add_row_sums, assume_init, assume_init_mut, bias_relu_cols, bias_relu_rows, col2im, dense,
-    gemm, im2col, uninit_vec, Geometry, Mat,
+    assume_init, assume_init_mut, bias_relu_cols, bias_relu_rows, dense, gemm, im2col, uninit_vec,
+    Geometry, Mat,
 };
 use crate::layout4::{check_float, View4};
-use crate::parallel::{for_runs_mut, map_runs};
+use crate::parallel::for_runs_mut;
 use crate::relu::relu_backward;
 
 const OP: &str = "conv2d";
-const OP_BWD_PARAMS: &str = "conv2d-backward-params";
-const OP_BWD_INPUT: &str = "conv2d-backward-input";
 
 /// 2-D convolution with stride 1, a square kernel and zero padding (PyTorch's
 /// `Conv2d(c, o, k, padding=padding)`), computed as im2col + gemm, with gradients.
@@ -130,24 +128,6 @@ fn apply(x: &Tensor, w: &Tensor, b: Option<&Tensor>, op: Conv2d) -> candle_core:
 struct Conv2d {
     padding: usize,
     relu: bool,
-}
-
-/// Weight and bias gradients from the input and the output gradient: a flat tensor holding the
-/// weight gradient (if `weight`) followed by the bias gradient (if `bias`).
-#[derive(Debug, Clone, Copy)]
-struct Conv2dBackwardParams {
-    padding: usize,
-    k: usize,
-    weight: bool,
-    bias: bool,
-}
-
-/// The input gradient from the weight and the output gradient.
-#[derive(Debug, Clone, Copy)]
-struct Conv2dBackwardInput {
-    padding: usize,
-    h: usize,
-    w: usize,
 }
 
 pub(crate) fn same_dtype(
@@ -346,7 +326,11 @@ fn forward<T: Element>(
 
 /// The batch as an `N × kdim` matrix for the dense path (kernel covering the whole input):
 /// borrowed with the input's image stride when each image is contiguous, gathered otherwise.
-fn dense_images<'a, T: Element>(x: &'a [T], xv: &View4, g: &Geometry) -> (Cow<'a, [T]>, usize) {
+pub(crate) fn dense_images<'a, T: Element>(
+    x: &'a [T],
+    xv: &View4,
+    g: &Geometry,
+) -> (Cow<'a, [T]>, usize) {
     let kdim = g.kdim();
     if g.n == 0 {
         return (Cow::Owned(Vec::new()), kdim);
@@ -420,51 +404,8 @@ impl Conv2d {
         } else {
             grad
         };
-        backward(self.padding, x, w, b, grad)
+        backward(self.padding, x, w, b, grad, None)
     }
-}
-
-/// The gradients of a convolution's input, weight and bias from its output gradient `grad`:
-/// `None` for each argument that does not take part in autograd.
-pub(crate) fn backward(
-    padding: usize,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    grad: &Tensor,
-) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-    let (_, _, h, wd) = x.dims4()?;
-    let (o, c, k, _) = w.dims4()?;
-    let dx = if x.track_op() {
-        let op = Conv2dBackwardInput { padding, h, w: wd };
-        Some(w.apply_op2_no_bwd(grad, &op)?)
-    } else {
-        None
-    };
-    let weight = w.track_op();
-    let bias = b.is_some_and(Tensor::track_op);
-    if !weight && !bias {
-        return Ok((dx, None, None));
-    }
-    let op = Conv2dBackwardParams {
-        padding,
-        k,
-        weight,
-        bias,
-    };
-    let flat = x.apply_op2_no_bwd(grad, &op)?;
-    let wlen = if weight { o * c * k * k } else { 0 };
-    let dw = if weight {
-        Some(flat.narrow(0, 0, wlen)?.reshape(w.shape())?)
-    } else {
-        None
-    };
-    let db = if bias {
-        Some(flat.narrow(0, wlen, o)?)
-    } else {
-        None
-    };
-    Ok((dx, dw, db))
 }
 
 impl CustomOp2 for Conv2d {
@@ -520,300 +461,5 @@ impl CustomOp3 for Conv2d {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         Conv2d::bwd(self, x, w, Some(b), res, grad)
-    }
-}
-
-/// Checks an output gradient against the sizes it must have.
-fn grad_view(
-    op: &'static str,
-    expected_dtype: DType,
-    gs: &CpuStorage,
-    gl: &Layout,
-    dims: [usize; 4],
-) -> Result<(), Error> {
-    same_dtype(op, "grad", expected_dtype, gs.dtype())?;
-    if gl.dims() != dims {
-        return Err(shape_error(
-            op,
-            format!(
-                "output gradient has shape {:?}, expected {dims:?}",
-                gl.dims()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn params_backward<T: Element>(
-    op: &Conv2dBackwardParams,
-    g: &Geometry,
-    x: &[T],
-    xv: &View4,
-    dy: &[T],
-) -> Vec<T> {
-    let (p, kdim) = (g.positions(), g.kdim());
-    let wlen = if op.weight { g.o * kdim } else { 0 };
-    let blen = if op.bias { g.o } else { 0 };
-    let per_image = g.o * p;
-    let work = if op.weight {
-        g.n * g.o * kdim * p
-    } else {
-        g.n * per_image
-    };
-    let dense_x = (op.weight && g.is_dense()).then(|| dense_images(x, xv, g));
-    let partials = map_runs(g.n, work, |run| {
-        let mut acc = vec![T::ZERO; wlen + blen];
-        let (dw, db) = acc.split_at_mut(wlen);
-        if op.bias {
-            for image in dy[run.start * per_image..run.end * per_image].chunks_exact(per_image) {
-                add_row_sums(image, p, db);
-            }
-        }
-        if op.weight {
-            // SAFETY: `dw` is initialized (zeros); the MaybeUninit view only lets gemm write it.
-            let dw = unsafe { as_uninit(dw) };
-            if let Some((xs, rs)) = &dense_x {
-                // dW[O × kdim] = dYᵀ[O × run] · X[run × kdim]
-                gemm(
-                    g.o,
-                    kdim,
-                    run.len(),
-                    dw,
-                    kdim,
-                    1,
-                    false,
-                    Mat::new(&dy[run.start * g.o..], 1, g.o),
-                    Mat::new(&xs[run.start * rs..], *rs, 1),
-                );
-            } else {
-                // Accumulated transposed, as dWᵀ[kdim × O] += cols[kdim × P] · dY_nᵀ[P × O]:
-                // gemm runs this orientation about 1.6× faster than dW = dY_n · colsᵀ at the
-                // course's shapes (a tall, narrow destination suits its micro-kernel).
-                let mut cols = vec![T::ZERO; kdim * p];
-                let mut scratch = Vec::new();
-                let mut dwt = uninit_vec::<T>(kdim * g.o);
-                for (i, ni) in run.clone().enumerate() {
-                    im2col(x, xv, ni, g, &mut scratch, &mut cols);
-                    gemm(
-                        kdim,
-                        g.o,
-                        p,
-                        &mut dwt,
-                        g.o,
-                        1,
-                        i > 0,
-                        Mat::new(&cols, p, 1),
-                        Mat::new(&dy[ni * per_image..], 1, p),
-                    );
-                }
-                if !run.is_empty() {
-                    // SAFETY: the first gemm of the run wrote all of `dwt`.
-                    let dwt = unsafe { assume_init_mut(&mut dwt) };
-                    for (q, row) in dwt.chunks_exact(g.o).enumerate() {
-                        for (oi, &v) in row.iter().enumerate() {
-                            dw[oi * kdim + q] = MaybeUninit::new(v);
-                        }
-                    }
-                }
-            }
-        }
-        acc
-    });
-    let mut partials = partials.into_iter();
-    let mut total = partials
-        .next()
-        .unwrap_or_else(|| vec![T::ZERO; wlen + blen]);
-    for part in partials {
-        for (t, v) in total.iter_mut().zip(part) {
-            *t += v;
-        }
-    }
-    total
-}
-
-/// Views an initialized slice as `MaybeUninit`, for gemm's destination.
-///
-/// # Safety
-///
-/// The caller must not write uninitialized values through the returned slice (gemm never does).
-unsafe fn as_uninit<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
-    // SAFETY: same layout; MaybeUninit<T> accepts every bit pattern T has.
-    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<MaybeUninit<T>>(), s.len()) }
-}
-
-fn input_backward<T: Element>(g: &Geometry, w: &[T], dy: &[T]) -> Vec<T> {
-    let (p, kdim) = (g.positions(), g.kdim());
-    let per_image = g.o * p;
-    let mut dx = uninit_vec::<T>(g.n * g.c * g.h * g.w);
-    let work = g.n * g.o * kdim * p;
-    if g.is_dense() {
-        // dX[N × kdim] = dY[N × O] · W[O × kdim]
-        for_runs_mut(&mut dx, kdim, g.n, work, |run, dst| {
-            gemm(
-                run.len(),
-                kdim,
-                g.o,
-                dst,
-                kdim,
-                1,
-                false,
-                Mat::new(&dy[run.start * g.o..], g.o, 1),
-                Mat::new(w, kdim, 1),
-            );
-        });
-    } else {
-        let img = g.c * g.h * g.w;
-        for_runs_mut(&mut dx, img, g.n, work, |run, dst| {
-            let mut dcols = uninit_vec::<T>(kdim * p);
-            let mut scratch = Vec::new();
-            for (ni, dst) in run.zip(dst.chunks_exact_mut(img)) {
-                // dcols[kdim × P] = Wᵀ[kdim × O] · dY_n[O × P]
-                gemm(
-                    kdim,
-                    p,
-                    g.o,
-                    &mut dcols,
-                    p,
-                    1,
-                    false,
-                    Mat::new(w, 1, kdim),
-                    Mat::new(&dy[ni * per_image..], p, 1),
-                );
-                dst.fill(MaybeUninit::new(T::ZERO));
-                // SAFETY: gemm wrote all of `dcols`; `dst` was just filled.
-                let (dcols, dst) = unsafe { (assume_init_mut(&mut dcols), assume_init_mut(dst)) };
-                col2im(dcols, g, &mut scratch, dst);
-            }
-        });
-    }
-    // SAFETY: every image of `dx` was written: by gemm (dense) or zero-filled then accumulated.
-    unsafe { assume_init(dx) }
-}
-
-impl CustomOp2 for Conv2dBackwardParams {
-    fn name(&self) -> &'static str {
-        OP_BWD_PARAMS
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        gs: &CpuStorage,
-        gl: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let op = OP_BWD_PARAMS;
-        check_float(op, "x", xs.dtype())?;
-        let xv = View4::new(op, "x", xl)?;
-        let [n, c, h, wd] = xv.dims;
-        let gdims = match gl.dims() {
-            &[gn, o, oh, ow] => [gn, o, oh, ow],
-            dims => {
-                return Err(Error::Rank {
-                    op,
-                    arg: "grad",
-                    expected: 4,
-                    shape: dims.to_vec(),
-                }
-                .into())
-            }
-        };
-        let (k, pad) = (self.k, self.padding);
-        if h + 2 * pad < k || wd + 2 * pad < k {
-            return Err(shape_error(
-                op,
-                format!("input {:?} is smaller than the {k}x{k} kernel", xv.dims),
-            )
-            .into());
-        }
-        let g = Geometry {
-            n,
-            c,
-            h,
-            w: wd,
-            o: gdims[1],
-            k,
-            pad,
-            oh: h + 2 * pad - k + 1,
-            ow: wd + 2 * pad - k + 1,
-        };
-        grad_view(op, xs.dtype(), gs, gl, [n, g.o, g.oh, g.ow])?;
-        let out = match xs.dtype() {
-            DType::F32 => storage_of(params_backward(
-                self,
-                &g,
-                slice::<f32>(xs)?,
-                &xv,
-                &dense(slice::<f32>(gs)?, gl),
-            )),
-            _ => storage_of(params_backward(
-                self,
-                &g,
-                slice::<f64>(xs)?,
-                &xv,
-                &dense(slice::<f64>(gs)?, gl),
-            )),
-        };
-        let len = if self.weight { g.o * g.kdim() } else { 0 } + if self.bias { g.o } else { 0 };
-        Ok((out, Shape::from(len)))
-    }
-}
-
-impl CustomOp2 for Conv2dBackwardInput {
-    fn name(&self) -> &'static str {
-        OP_BWD_INPUT
-    }
-
-    fn cpu_fwd(
-        &self,
-        ws: &CpuStorage,
-        wl: &Layout,
-        gs: &CpuStorage,
-        gl: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let op = OP_BWD_INPUT;
-        check_float(op, "w", ws.dtype())?;
-        let [o, c, k, _] = match wl.dims() {
-            &[o, c, k, k2] if k == k2 => [o, c, k, k2],
-            dims => {
-                return Err(
-                    shape_error(op, format!("weight must be [O, C, K, K], got {dims:?}")).into(),
-                )
-            }
-        };
-        let (h, wd, pad) = (self.h, self.w, self.padding);
-        if h + 2 * pad < k || wd + 2 * pad < k {
-            return Err(shape_error(
-                op,
-                format!("input {h}x{wd} is smaller than the {k}x{k} kernel"),
-            )
-            .into());
-        }
-        let n = gl.dims().first().copied().unwrap_or(0);
-        let g = Geometry {
-            n,
-            c,
-            h,
-            w: wd,
-            o,
-            k,
-            pad,
-            oh: h + 2 * pad - k + 1,
-            ow: wd + 2 * pad - k + 1,
-        };
-        grad_view(op, ws.dtype(), gs, gl, [n, o, g.oh, g.ow])?;
-        let out = match ws.dtype() {
-            DType::F32 => storage_of(input_backward(
-                &g,
-                &dense(slice::<f32>(ws)?, wl),
-                &dense(slice::<f32>(gs)?, gl),
-            )),
-            _ => storage_of(input_backward(
-                &g,
-                &dense(slice::<f64>(ws)?, wl),
-                &dense(slice::<f64>(gs)?, gl),
-            )),
-        };
-        Ok((out, Shape::from((n, c, h, wd))))
     }
 }

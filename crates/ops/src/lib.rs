@@ -35,6 +35,7 @@ pub use relu::relu;
 
 mod block;
 mod conv;
+mod conv_backward;
 mod element;
 mod error;
 mod kernels;

@@ -144,3 +144,67 @@ pub(crate) fn for_runs_mut2<U: Send, V: Send>(
         .collect();
     execute(tasks, |range, (a, b)| f(range, a, b));
 }
+
+/// Splits `0..n` into contiguous runs and calls `f` on each with the run's part of `out`
+/// (`per_item` elements per item, possibly none), in parallel when the work is large enough;
+/// returns the results in run order.
+pub(crate) fn map_runs_mut<U: Send, R: Send>(
+    out: &mut [U],
+    per_item: usize,
+    n: usize,
+    work: usize,
+    f: impl Fn(Range<usize>, &mut [U]) -> R + Sync,
+) -> Vec<R> {
+    debug_assert_eq!(out.len(), per_item * n);
+    let runs = runs(n, work);
+    if runs <= 1 {
+        return vec![f(0..n, out)];
+    }
+    let len = n.div_ceil(runs);
+    let mut tasks = Vec::with_capacity(runs);
+    let mut rest = out;
+    for start in (0..n).step_by(len) {
+        let end = (start + len).min(n);
+        let (chunk, tail) = rest.split_at_mut((end - start) * per_item);
+        tasks.push((start..end, chunk));
+        rest = tail;
+    }
+    execute(tasks, f)
+}
+
+/// Runs `a` and `b`, on two threads when there are two and the work is large enough.
+pub(crate) fn join<A: Send, B: Send>(
+    work: usize,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    let (pool, threads) = pool();
+    if work < MIN_PARALLEL_WORK || threads < 2 {
+        return (a(), b());
+    }
+    let (a, b) = (Mutex::new(Some(a)), Mutex::new(Some(b)));
+    let (ra, rb) = (Mutex::new(None), Mutex::new(None));
+    // The caller (the last thread) runs `a`, the first worker `b`.
+    pool.execute(|tid| {
+        if tid + 1 == threads {
+            if let Some(f) = a.lock().ok().and_then(|mut f| f.take()) {
+                let r = f();
+                if let Ok(mut slot) = ra.lock() {
+                    *slot = Some(r);
+                }
+            }
+        } else if tid == 0 {
+            if let Some(f) = b.lock().ok().and_then(|mut f| f.take()) {
+                let r = f();
+                if let Ok(mut slot) = rb.lock() {
+                    *slot = Some(r);
+                }
+            }
+        }
+    });
+    let take = "both halves run once (a panic in either is re-raised by the pool)";
+    (
+        ra.into_inner().ok().flatten().expect(take),
+        rb.into_inner().ok().flatten().expect(take),
+    )
+}
