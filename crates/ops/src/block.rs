@@ -9,6 +9,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Shape
 
 use crate::conv::{check_cpu, geometry, shape_error, storage_of};
 use crate::conv_backward::backward;
+use crate::direct;
 use crate::element::{slice, Element};
 use crate::error::Error;
 use crate::kernels::{
@@ -122,29 +123,39 @@ fn forward<T: Element>(
         g.n,
         work,
         |run, out, codes| {
-            let mut cols = vec![T::ZERO; kdim * p];
+            let direct = direct::applies(g);
+            let mut cols = if direct {
+                Vec::new()
+            } else {
+                vec![T::ZERO; kdim * p]
+            };
             let mut scratch = Vec::new();
             let mut conv = uninit_vec::<T>(g.o * p);
             let images = run
                 .zip(out.chunks_exact_mut(per_image))
                 .zip(codes.chunks_exact_mut(per_image));
             for ((ni, out), codes) in images {
-                im2col(x, xv, ni, g, &mut scratch, &mut cols);
-                // conv_n[O × P] = W[O × kdim] · cols[kdim × P]
-                gemm(
-                    g.o,
-                    p,
-                    kdim,
-                    &mut conv,
-                    p,
-                    1,
-                    false,
-                    Mat::new(w, kdim, 1),
-                    Mat::new(&cols, p, 1),
-                );
-                // SAFETY: gemm wrote all of `conv`.
+                if direct {
+                    direct::pad_image(x, xv, ni, g, &mut scratch);
+                    direct::forward_image(&scratch, g, w, b, &mut conv);
+                } else {
+                    im2col(x, xv, ni, g, &mut scratch, &mut cols);
+                    // conv_n[O × P] = W[O × kdim] · cols[kdim × P]
+                    gemm(
+                        g.o,
+                        p,
+                        kdim,
+                        &mut conv,
+                        p,
+                        1,
+                        false,
+                        Mat::new(w, kdim, 1),
+                        Mat::new(&cols, p, 1),
+                    );
+                }
+                // SAFETY: gemm or `forward_image` wrote all of `conv`.
                 let conv = unsafe { assume_init_mut(&mut conv) };
-                bias_relu_rows(conv, b, p, true);
+                bias_relu_rows(conv, if direct { None } else { b }, p, true);
                 pool_image(conv, g.oh, g.ow, out, codes);
             }
         },

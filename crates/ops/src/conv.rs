@@ -7,6 +7,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 
 use crate::conv_backward::backward;
+use crate::direct;
 use crate::element::{slice, Element};
 use crate::error::Error;
 use crate::kernels::{
@@ -296,10 +297,24 @@ fn forward<T: Element>(
             }
         });
     } else {
+        let direct = direct::applies(g);
         for_runs_mut(&mut out, per_image, g.n, work, |run, dst| {
-            let mut cols = vec![T::ZERO; kdim * p];
+            let mut cols = if direct {
+                Vec::new()
+            } else {
+                vec![T::ZERO; kdim * p]
+            };
             let mut scratch = Vec::new();
             for (ni, dst) in run.zip(dst.chunks_exact_mut(per_image)) {
+                if direct {
+                    direct::pad_image(x, xv, ni, g, &mut scratch);
+                    direct::forward_image(&scratch, g, w, b, dst);
+                    if relu {
+                        // SAFETY: `forward_image` wrote all of `dst`.
+                        bias_relu_rows(unsafe { assume_init_mut(dst) }, None, p, relu);
+                    }
+                    continue;
+                }
                 im2col(x, xv, ni, g, &mut scratch, &mut cols);
                 // out_n[O × P] = W[O × kdim] · cols[kdim × P]
                 gemm(

@@ -8,6 +8,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Storage, Tensor};
 
 use crate::conv::{dense_images, same_dtype, shape_error, storage_of};
+use crate::direct;
 use crate::element::{slice, Element};
 use crate::kernels::{
     add_row_sums, assume_init, assume_init_mut, col2im, dense, gemm, im2col, uninit_vec, Geometry,
@@ -155,17 +156,25 @@ fn compute<T: Element>(
         if run.is_empty() {
             return part;
         }
-        let mut cols = if op.weight {
+        // Few channels: the weight gradient by the direct kernels, without im2col.
+        let direct = op.weight && direct::applies(g);
+        let mut cols = if op.weight && !direct {
             vec![T::ZERO; kdim * p]
         } else {
             Vec::new()
         };
+        let mut lanes = if direct {
+            vec![T::ZERO; direct::weight_grad_lanes(g)]
+        } else {
+            Vec::new()
+        };
+        let (mut xp, mut dyp) = (Vec::new(), Vec::new());
         let mut dcols = if op.input {
             vec![T::ZERO; kdim * p]
         } else {
             Vec::new()
         };
-        let mut dwt = if op.weight {
+        let mut dwt = if op.weight && !direct {
             vec![T::ZERO; kdim * g.o]
         } else {
             Vec::new()
@@ -188,7 +197,11 @@ fn compute<T: Element>(
             if op.bias {
                 add_row_sums(dy, p, &mut part.db);
             }
-            if op.weight {
+            if direct {
+                direct::pad_image(x, xv, ni, g, &mut xp);
+                direct::pad_grad(dy, g, &mut dyp);
+                direct::weight_grad_image(&xp, &dyp, g, &mut lanes);
+            } else if op.weight {
                 im2col(x, xv, ni, g, &mut scratch, &mut cols);
                 // dWᵀ[kdim × O] += cols[kdim × P] · dY_nᵀ[P × O]: gemm runs this orientation
                 // about 1.6× faster than dW = dY_n · colsᵀ at the course's shapes.
@@ -227,7 +240,9 @@ fn compute<T: Element>(
                 col2im(&dcols, g, &mut scratch, unsafe { assume_init_mut(dst) });
             }
         }
-        if op.weight {
+        if direct {
+            direct::finish_weight_grad(&lanes, &mut part.dw);
+        } else if op.weight {
             for (q, row) in dwt.chunks_exact(g.o).enumerate() {
                 for (oi, &v) in row.iter().enumerate() {
                     part.dw[oi * kdim + q] = v;

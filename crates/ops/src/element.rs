@@ -49,6 +49,35 @@ pub(crate) trait Element:
         crate::pool::route_rows(codes, g, d0, d1)
     }
 
+    /// The direct convolution of one padded image (`direct::forward_image`); `wp` is the
+    /// padded row length.
+    #[inline(always)]
+    fn direct_forward_image(
+        xp: &[Self],
+        wp: usize,
+        g: &crate::kernels::Geometry,
+        w: &[Self],
+        b: Option<&[Self]>,
+        out: &mut [MaybeUninit<Self>],
+    ) {
+        let _ = wp;
+        crate::direct::forward_image_portable(xp, g, w, b, out)
+    }
+
+    /// One image's lane-wise weight gradient of the direct convolution
+    /// (`direct::weight_grad_image`).
+    #[inline(always)]
+    fn direct_weight_grad_image(
+        xp: &[Self],
+        wp: usize,
+        dyp: &[Self],
+        g: &crate::kernels::Geometry,
+        dw: &mut [Self],
+    ) {
+        let _ = wp;
+        crate::direct::weight_grad_image_portable(xp, dyp, g, dw)
+    }
+
     /// The input gradient of one pair of input rows of the 2×2 max pooling.
     #[inline(always)]
     fn pool_backward_rows(
@@ -78,6 +107,41 @@ impl Element for f32 {
             return unsafe { crate::pool_avx2::forward_row(a, b, out) };
         }
         crate::pool::forward_row(a, b, out)
+    }
+
+    #[inline(always)]
+    fn direct_forward_image(
+        xp: &[Self],
+        wp: usize,
+        g: &crate::kernels::Geometry,
+        w: &[Self],
+        b: Option<&[Self]>,
+        out: &mut [MaybeUninit<Self>],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() && g.o <= 8 {
+            // SAFETY: the CPU supports AVX2 and FMA; `xp` is laid out by `direct::pad_image`
+            // with rows of `wp`, and the kernel checks the sizes it relies on.
+            return unsafe { crate::direct_avx2::forward_image(xp, wp, g, w, b, out) };
+        }
+        crate::direct::forward_image_portable(xp, g, w, b, out)
+    }
+
+    #[inline(always)]
+    fn direct_weight_grad_image(
+        xp: &[Self],
+        wp: usize,
+        dyp: &[Self],
+        g: &crate::kernels::Geometry,
+        dw: &mut [Self],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA; the buffers are laid out by
+            // `direct::pad_image` and `direct::pad_grad`, and the kernel checks their sizes.
+            return unsafe { crate::direct_avx2::weight_grad_image(xp, wp, dyp, g, dw) };
+        }
+        crate::direct::weight_grad_image_portable(xp, dyp, g, dw)
     }
 
     #[inline(always)]

@@ -36,6 +36,9 @@ pub use relu::relu;
 mod block;
 mod conv;
 mod conv_backward;
+mod direct;
+#[cfg(target_arch = "x86_64")]
+mod direct_avx2;
 mod element;
 mod error;
 mod kernels;

@@ -229,26 +229,27 @@ fn only_the_tracked_parameters_get_gradients() {
 #[test]
 fn strided_arguments_give_the_same_results() {
     let mut rng = Rng::new(27);
-    for (k, padding, hw) in [(3, 1, 7), (4, 0, 4)] {
+    // (channels in, out): many (im2col + gemm) and few (the direct kernels).
+    for (k, padding, hw, c, o) in [(3, 1, 7, 3, 4), (4, 0, 4, 3, 4), (3, 2, 9, 1, 3)] {
         // x: a transposed, narrowed view of a bigger tensor.
-        let base = rng.tensor(&[3, 5, hw, hw], DType::F32);
-        let x = base.transpose(2, 3).unwrap().narrow(1, 1, 3).unwrap();
+        let base = rng.tensor(&[3, c + 2, hw, hw], DType::F32);
+        let x = base.transpose(2, 3).unwrap().narrow(1, 1, c).unwrap();
         assert!(!x.is_contiguous());
         // w: [O, C, K, K] stored with swapped kernel axes; b: every other element of a vector.
         let w = rng
-            .tensor(&[4, 3, k, k], DType::F32)
+            .tensor(&[o, c, k, k], DType::F32)
             .transpose(2, 3)
             .unwrap();
         assert!(!w.is_contiguous());
         let b = rng
-            .tensor(&[4, 2], DType::F32)
+            .tensor(&[o, 2], DType::F32)
             .narrow(1, 0, 1)
             .unwrap()
             .squeeze(1)
             .unwrap();
         assert!(!b.is_contiguous());
         let oh = hw + 2 * padding - k + 1;
-        let r = rng.tensor(&[3, 4, oh, oh], DType::F32);
+        let r = rng.tensor(&[3, o, oh, oh], DType::F32);
 
         let strided = run(
             |x, w, b| conv2d(x, w, b, padding).unwrap(),
