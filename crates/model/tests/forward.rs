@@ -120,3 +120,55 @@ fn inputs_of_the_wrong_shape_or_dtype_are_errors() {
         .to_string();
     assert!(err.contains("F64") && err.contains("F32"), "{err}");
 }
+
+/// `Network::forward` runs the fast backend fused (conv+ReLU+pool blocks, fused linear
+/// layers); the hooked pass runs the twelve layers one by one. Both give the same logits and
+/// the same parameter gradients.
+#[test]
+fn fused_forward_equals_the_layer_by_layer_pass() {
+    use candle_core::{DType, Device, Tensor};
+    use convlens_model::{NetConfig, Network};
+
+    let dev = Device::Cpu;
+    let net = Network::new(NetConfig::default(), 5, &dev).unwrap();
+    let x = Tensor::rand(0f32, 1., (6, 1, 28, 28), &dev).unwrap();
+    let hooks = net.hook_registry();
+    let fused = net.forward(&x).unwrap();
+    let layered = net.forward_with_hooks(&x, &hooks).unwrap();
+    let diff = (&fused - &layered)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(diff < 1e-5, "logits differ by {diff}");
+    let g1 = crate::fixtures::loss(&fused).unwrap().backward().unwrap();
+    let g2 = crate::fixtures::loss(&layered).unwrap().backward().unwrap();
+    for (name, var) in net.parameters() {
+        let a = g1.get(var.as_tensor()).unwrap();
+        let b = g2.get(var.as_tensor()).unwrap();
+        let scale = b
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            .max(1e-6);
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            d / scale < 1e-5,
+            "{name}: gradients differ by {d} (scale {scale})"
+        );
+        assert_eq!(a.dtype(), DType::F32);
+    }
+}

@@ -74,6 +74,7 @@ pub fn train_step(
     x: &Tensor,
     y: &Tensor,
 ) -> Result<(f32, u64)> {
+    let labels: Vec<u32> = y.to_vec1()?;
     let logits = network.forward(x)?;
     let loss = candle_nn::loss::cross_entropy(&logits, y)?;
     let value = loss.to_scalar::<f32>()?;
@@ -82,7 +83,7 @@ pub fn train_step(
     }
     let grads = loss.backward()?;
     optimizer.step(&grads)?;
-    Ok((value, count_correct(&logits, y)?))
+    Ok((value, count_correct(&logits, &labels)?))
 }
 
 /// The network configuration a dataset calls for (channels, classes, square image size).

@@ -36,6 +36,7 @@
 mod config;
 mod error;
 mod fit;
+mod inplace;
 mod metrics;
 mod optim;
 mod progress;

@@ -11,6 +11,7 @@ use candle_core::{backprop::GradStore, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
+use crate::inplace::{Descend, Momentum};
 
 /// Which optimizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -129,6 +130,49 @@ impl Optimizer {
             };
             let p = var.as_tensor();
             match c.kind {
+                OptimizerKind::Sgd if p.device().is_cpu() => {
+                    // One in-place pass per parameter; same arithmetic as the tensor path below.
+                    let wd = c.weight_decay;
+                    if c.momentum == 0.0 {
+                        p.inplace_op2(
+                            grad,
+                            &Descend {
+                                lr: c.lr,
+                                weight_decay: wd,
+                            },
+                        )?;
+                    } else {
+                        let buf = match self.first[i].take() {
+                            None => {
+                                let d = if wd != 0.0 {
+                                    (grad + (p * wd)?)?
+                                } else {
+                                    grad.clone()
+                                };
+                                d.detach().copy()?
+                            }
+                            Some(buf) => {
+                                buf.inplace_op3(
+                                    grad,
+                                    p,
+                                    &Momentum {
+                                        momentum: c.momentum,
+                                        weight_decay: wd,
+                                    },
+                                )?;
+                                buf
+                            }
+                        };
+                        p.inplace_op2(
+                            &buf,
+                            &Descend {
+                                lr: c.lr,
+                                weight_decay: 0.0,
+                            },
+                        )?;
+                        self.first[i] = Some(buf);
+                    }
+                }
                 OptimizerKind::Sgd => {
                     let mut d = if c.weight_decay != 0.0 {
                         (grad + (p * c.weight_decay)?)?
