@@ -11,6 +11,9 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 
 fn main() {
+    // The same allocator setting for every path: without it, the timings depend on the order
+    // the benchmarks run in (see `keep_freed_memory`).
+    convlens_ops::keep_freed_memory();
     divan::main();
 }
 

@@ -30,6 +30,7 @@ pub use block::conv2d_relu_maxpool2d;
 pub use conv::{conv2d, conv2d_relu};
 pub use error::Error;
 pub use linear::{linear, linear_relu};
+pub use memory::keep_freed_memory;
 pub use pool::max_pool2d;
 pub use relu::relu;
 
@@ -44,6 +45,7 @@ mod error;
 mod kernels;
 mod layout4;
 mod linear;
+mod memory;
 mod parallel;
 mod pool;
 #[cfg(target_arch = "x86_64")]

@@ -1,12 +1,15 @@
 //! ReLU with a one-pass backward, standalone and fused into the convolution.
 
+use std::mem::MaybeUninit;
+
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor};
 
 use crate::element::{slice, Element};
 use crate::error::Error;
-use crate::kernels::dense;
+use crate::kernels::{assume_init, dense, uninit_vec};
 use crate::layout4::check_float;
+use crate::parallel::for_runs_mut;
 use crate::simd::multiversion;
 
 const OP: &str = "relu";
@@ -43,11 +46,20 @@ pub fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 multiversion! {
-/// Applies ReLU in place, keeping NaN.
-fn relu_in_place<T: Element>(v: &mut [T]) {
-    for x in v {
+/// `out = relu(x)` element-wise, keeping NaN.
+fn relu_into<T: Element>(x: &[T], out: &mut [MaybeUninit<T>]) {
+    for (o, &v) in out.iter_mut().zip(x) {
         // A select, not `max`: `f32::max` would turn NaN into 0.
-        *x = if *x < T::ZERO { T::ZERO } else { *x };
+        *o = MaybeUninit::new(if v < T::ZERO { T::ZERO } else { v });
+    }
+}
+}
+
+multiversion! {
+/// `out = grad` where `res > 0`, zero elsewhere, element-wise.
+fn masked_into<T: Element>(res: &[T], grad: &[T], out: &mut [MaybeUninit<T>]) {
+    for ((o, &r), &g) in out.iter_mut().zip(res).zip(grad) {
+        *o = MaybeUninit::new(if r > T::ZERO { g } else { T::ZERO });
     }
 }
 }
@@ -65,19 +77,30 @@ struct Relu;
 #[derive(Debug, Clone, Copy)]
 struct ReluBackward;
 
-fn relu_forward<T: Element>(x: &[T], layout: &Layout) -> Vec<T> {
-    let mut y = dense(x, layout).into_owned();
-    relu_in_place(&mut y);
-    y
+/// The work of one element, in multiply-adds (the unit of `for_runs_mut`): memory-bound
+/// element-wise passes pay for a second thread from about 64 Ki elements.
+const ELEMENT_WORK: usize = 2;
+
+/// Splits `n` elements into per-thread runs when there are enough of them.
+fn elementwise<T: Element>(
+    n: usize,
+    f: impl Fn(std::ops::Range<usize>, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let mut out = uninit_vec::<T>(n);
+    for_runs_mut(&mut out, 1, n, n * ELEMENT_WORK, f);
+    // SAFETY: every run wrote its elements.
+    unsafe { assume_init(out) }
 }
 
-multiversion! {
-fn masked<T: Element>(res: &[T], grad: &[T]) -> Vec<T> {
-    res.iter()
-        .zip(grad)
-        .map(|(&r, &g)| if r > T::ZERO { g } else { T::ZERO })
-        .collect()
+fn relu_forward<T: Element>(x: &[T], layout: &Layout) -> Vec<T> {
+    let x = dense(x, layout);
+    elementwise(x.len(), |run, out| relu_into(&x[run], out))
 }
+
+fn masked<T: Element>(res: &[T], grad: &[T]) -> Vec<T> {
+    elementwise(res.len(), |run, out| {
+        masked_into(&res[run.clone()], &grad[run], out)
+    })
 }
 
 impl CustomOp1 for Relu {
