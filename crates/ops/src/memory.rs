@@ -5,9 +5,9 @@
 /// Every training step allocates and frees the same large tensors (activations, gradients:
 /// hundreds of KiB to a few MiB each). By default glibc serves blocks of 128 KiB and more with
 /// `mmap` and unmaps them on `free` (and trims the heap top above 128 KiB), so the next step
-/// faults the same memory in again page by page. On the 2-core VMs of the course that costs
-/// more than the arithmetic: a backward pass of the course network runs 2–20× slower depending
-/// on the allocation history (see the crate documentation for numbers). This sets
+/// faults the same memory in again page by page. On the 2-core VMs of the course that can cost
+/// more than the arithmetic: depending on the allocation history, a backward pass ran up to
+/// 20× slower in our measurements (see the crate documentation). This sets
 /// `M_MMAP_THRESHOLD` to 32 MiB (glibc's maximum) and `M_TRIM_THRESHOLD` to 512 MiB, the same as
 /// `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912`.
 ///
