@@ -123,27 +123,30 @@ fn bench_conv_backward(
 
 macro_rules! conv_benches {
     ($name:ident, $shape:expr) => {
+        conv_benches!($name, $shape, ours_conv, candle_conv);
+    };
+    ($name:ident, $shape:expr, $ours:ident, $candle:ident) => {
         mod $name {
             use super::*;
 
             #[divan::bench(args = BATCHES)]
             fn forward_ours(bencher: Bencher, n: usize) {
-                bench_conv_forward(bencher, $shape, n, ours_conv);
+                bench_conv_forward(bencher, $shape, n, $ours);
             }
 
             #[divan::bench(args = BATCHES)]
             fn forward_candle(bencher: Bencher, n: usize) {
-                bench_conv_forward(bencher, $shape, n, candle_conv);
+                bench_conv_forward(bencher, $shape, n, $candle);
             }
 
             #[divan::bench(args = BATCHES)]
             fn backward_ours(bencher: Bencher, n: usize) {
-                bench_conv_backward(bencher, $shape, n, ours_conv);
+                bench_conv_backward(bencher, $shape, n, $ours);
             }
 
             #[divan::bench(args = BATCHES)]
             fn backward_candle(bencher: Bencher, n: usize) {
-                bench_conv_backward(bencher, $shape, n, candle_conv);
+                bench_conv_backward(bencher, $shape, n, $candle);
             }
         }
     };
@@ -152,6 +155,23 @@ macro_rules! conv_benches {
 conv_benches!(conv1, CONV1);
 conv_benches!(conv2, CONV2);
 conv_benches!(conv3, CONV3);
+
+fn ours_block(x: &Tensor, w: &Tensor, b: &Tensor, padding: usize) -> Tensor {
+    convlens_ops::conv2d_relu_maxpool2d(x, w, Some(b), padding).expect("block")
+}
+
+/// candle's conv, bias, relu and max pooling (whose gradient is wrong, see `max_pool2d`; the
+/// time is comparable).
+fn candle_block(x: &Tensor, w: &Tensor, b: &Tensor, padding: usize) -> Tensor {
+    candle_conv(x, w, b, padding)
+        .relu()
+        .and_then(|y| y.max_pool2d(2))
+        .expect("block")
+}
+
+// The course network's two conv · relu · maxpool blocks, fused.
+conv_benches!(block1, CONV1, ours_block, candle_block);
+conv_benches!(block2, CONV2, ours_block, candle_block);
 
 fn ours_pool(x: &Tensor) -> Tensor {
     convlens_ops::max_pool2d(x).expect("max_pool2d")

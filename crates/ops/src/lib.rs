@@ -97,34 +97,42 @@
 //!
 //! | op (course shape) | pass | batch | ours | candle 0.11.1 | speed-up |
 //! |---|---|---|---|---|---|
-//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | forward | 16 | 30.6 µs | 879 µs | 28.7× |
-//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | forward | 64 | 112 µs | 3.42 ms | 30.6× |
-//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | backward | 16 | 61.1 µs | 2.09 ms | 34.3× |
-//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | backward | 64 | 227 µs | 8.87 ms | 39.1× |
-//! | conv2 `conv2d` 3→16, k5, 16×16 | forward | 16 | 55.2 µs | 565 µs | 10.2× |
-//! | conv2 `conv2d` 3→16, k5, 16×16 | forward | 64 | 214 µs | 2.36 ms | 11.0× |
-//! | conv2 `conv2d` 3→16, k5, 16×16 | backward | 16 | 231 µs | 3.83 ms | 16.6× |
-//! | conv2 `conv2d` 3→16, k5, 16×16 | backward | 64 | 655 µs | 12.28 ms | 18.8× |
-//! | conv3 `conv2d` 16→110, k6, 6×6 | forward | 16 | 39.3 µs | 416 µs | 10.6× |
-//! | conv3 `conv2d` 16→110, k6, 6×6 | forward | 64 | 77.0 µs | 1.08 ms | 14.1× |
-//! | conv3 `conv2d` 16→110, k6, 6×6 | backward | 16 | 55.9 µs | 1.42 ms | 25.3× |
-//! | conv3 `conv2d` 16→110, k6, 6×6 | backward | 64 | 145 µs | 1.36 ms | 9.4× |
-//! | maxp1 `max_pool2d` 3×32×32 | forward | 16 | 8.5 µs | 67.0 µs | 7.9× |
-//! | maxp1 `max_pool2d` 3×32×32 | forward | 64 | 36.5 µs | 268 µs | 7.3× |
-//! | maxp1 `max_pool2d` 3×32×32 | backward | 16 | 30.8 µs | 259 µs | 8.4× |
-//! | maxp1 `max_pool2d` 3×32×32 | backward | 64 | 166 µs | 1.24 ms | 7.4× |
-//! | maxp2 `max_pool2d` 16×12×12 | forward | 16 | 12.4 µs | 53.1 µs | 4.3× |
-//! | maxp2 `max_pool2d` 16×12×12 | forward | 64 | 48.6 µs | 206 µs | 4.2× |
-//! | maxp2 `max_pool2d` 16×12×12 | backward | 16 | 34.2 µs | 210 µs | 6.1× |
-//! | maxp2 `max_pool2d` 16×12×12 | backward | 64 | 157 µs | 966 µs | 6.2× |
-//! | relu1 `relu` 3×32×32 | forward | 16 | 5.6 µs | 5.0 µs | 0.9× |
-//! | relu1 `relu` 3×32×32 | forward | 64 | 11.8 µs | 12.2 µs | 1.0× |
-//! | relu1 `relu` 3×32×32 | backward | 16 | 28.7 µs | 104 µs | 3.6× |
-//! | relu1 `relu` 3×32×32 | backward | 64 | 182 µs | 503 µs | 2.8× |
-//! | fc1 `linear` 110→60 | forward | 16 | 5.8 µs | 26.4 µs | 4.6× |
-//! | fc1 `linear` 110→60 | forward | 64 | 10.5 µs | 35.7 µs | 3.4× |
-//! | fc1 `linear` 110→60 | backward | 16 | 14.7 µs | 69.0 µs | 4.7× |
-//! | fc1 `linear` 110→60 | backward | 64 | 33.1 µs | 105 µs | 3.2× |
+//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | forward | 16 | 17.1 µs | 690 µs | 40.3× |
+//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | forward | 64 | 65.1 µs | 2.77 ms | 42.5× |
+//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | backward | 16 | 51.6 µs | 2.08 ms | 40.3× |
+//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | backward | 64 | 167 µs | 8.72 ms | 52.2× |
+//! | conv2 `conv2d` 3→16, k5, 16×16 | forward | 16 | 54.3 µs | 565 µs | 10.4× |
+//! | conv2 `conv2d` 3→16, k5, 16×16 | forward | 64 | 210 µs | 2.34 ms | 11.1× |
+//! | conv2 `conv2d` 3→16, k5, 16×16 | backward | 16 | 159 µs | 3.85 ms | 24.3× |
+//! | conv2 `conv2d` 3→16, k5, 16×16 | backward | 64 | 620 µs | 12.28 ms | 19.8× |
+//! | conv3 `conv2d` 16→110, k6, 6×6 | forward | 16 | 39.3 µs | 411 µs | 10.5× |
+//! | conv3 `conv2d` 16→110, k6, 6×6 | forward | 64 | 77.2 µs | 1.05 ms | 13.7× |
+//! | conv3 `conv2d` 16→110, k6, 6×6 | backward | 16 | 55.3 µs | 1.37 ms | 24.8× |
+//! | conv3 `conv2d` 16→110, k6, 6×6 | backward | 64 | 146 µs | 1.34 ms | 9.2× |
+//! | maxp1 `max_pool2d` 3×32×32 | forward | 16 | 9.4 µs | 66.7 µs | 7.1× |
+//! | maxp1 `max_pool2d` 3×32×32 | forward | 64 | 36.7 µs | 268 µs | 7.3× |
+//! | maxp1 `max_pool2d` 3×32×32 | backward | 16 | 31.4 µs | 244 µs | 7.8× |
+//! | maxp1 `max_pool2d` 3×32×32 | backward | 64 | 163 µs | 1.14 ms | 7.0× |
+//! | maxp2 `max_pool2d` 16×12×12 | forward | 16 | 12.4 µs | 53.2 µs | 4.3× |
+//! | maxp2 `max_pool2d` 16×12×12 | forward | 64 | 48.2 µs | 206 µs | 4.3× |
+//! | maxp2 `max_pool2d` 16×12×12 | backward | 16 | 34.1 µs | 183 µs | 5.4× |
+//! | maxp2 `max_pool2d` 16×12×12 | backward | 64 | 155 µs | 815 µs | 5.3× |
+//! | relu1 `relu` 3×32×32 | forward | 16 | 5.3 µs | 5.0 µs | 0.9× |
+//! | relu1 `relu` 3×32×32 | forward | 64 | 11.9 µs | 12.2 µs | 1.0× |
+//! | relu1 `relu` 3×32×32 | backward | 16 | 28.7 µs | 107 µs | 3.7× |
+//! | relu1 `relu` 3×32×32 | backward | 64 | 169 µs | 496 µs | 2.9× |
+//! | fc1 `linear` 110→60 | forward | 16 | 5.8 µs | 26.5 µs | 4.6× |
+//! | fc1 `linear` 110→60 | forward | 64 | 10.8 µs | 35.9 µs | 3.3× |
+//! | fc1 `linear` 110→60 | backward | 16 | 14.8 µs | 69.4 µs | 4.7× |
+//! | fc1 `linear` 110→60 | backward | 64 | 34.6 µs | 103 µs | 3.0× |
+//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | forward | 16 | 25.2 µs | 790 µs | 31.4× |
+//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | forward | 64 | 92.3 µs | 3.19 ms | 34.6× |
+//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | backward | 16 | 41.0 µs | 2.44 ms | 59.6× |
+//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | backward | 64 | 137 µs | 10.36 ms | 75.8× |
+//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | forward | 16 | 63.7 µs | 627 µs | 9.8× |
+//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | forward | 64 | 246 µs | 2.65 ms | 10.8× |
+//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | backward | 16 | 158 µs | 4.47 ms | 28.2× |
+//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | backward | 64 | 599 µs | 13.62 ms | 22.7× |
 //!
 //! (candle's `relu` forward is already a single parallel pass; ours matches it and is there for
 //! its one-pass backward.)
@@ -134,10 +142,10 @@
 //!
 //! | network path | batch 16 | batch 64 |
 //! |---|---|---|
-//! | ours, fused blocks: `conv2d_relu_maxpool2d` ×2, `conv2d_relu`, `linear_relu`, `linear` | 450 µs = 35,524 images/s | 1.48 ms = 43,331 images/s |
-//! | ours: `conv2d_relu`, `max_pool2d`, `relu`; candle `matmul` | 704 µs = 22,734 images/s | 2.15 ms = 29,767 images/s |
-//! | ours: `conv2d`, `max_pool2d`; candle `relu`, `matmul` | 943 µs = 16,964 images/s | 2.91 ms = 21,993 images/s |
-//! | candle 0.11.1: `conv2d`, `relu`, `max_pool2d`, `matmul` | 11.92 ms = 1,342 images/s | 49.55 ms = 1,292 images/s |
+//! | ours, fused blocks: `conv2d_relu_maxpool2d` ×2, `conv2d_relu`, `linear_relu`, `linear` | 436 µs = 36,655 images/s | 1.41 ms = 45,294 images/s |
+//! | ours: `conv2d_relu`, `max_pool2d`, `relu`; candle `matmul` | 689 µs = 23,215 images/s | 2.06 ms = 31,038 images/s |
+//! | ours: `conv2d`, `max_pool2d`; candle `relu`, `matmul` | 894 µs = 17,905 images/s | 2.93 ms = 21,858 images/s |
+//! | candle 0.11.1: `conv2d`, `relu`, `max_pool2d`, `matmul` | 10.91 ms = 1,467 images/s | 39.08 ms = 1,638 images/s |
 //!
 //! For comparison, eager PyTorch 2.x trains this network at about 11,800 (batch 16) and 17,900
 //! (batch 64) images/s on the same machine, optimizer step included (measured for the
