@@ -28,6 +28,9 @@ pub struct Args {
     /// Batch sizes, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "16,64")]
     pub batch_sizes: Vec<usize>,
+    /// Which convlens backends to measure (fast, candle), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "fast,candle")]
+    pub backends: Vec<String>,
     /// Python with torch for the PyTorch column (default: $PYTHON, else python3).
     #[arg(long)]
     pub python: Option<String>,
@@ -40,6 +43,8 @@ const WARMUP_BATCHES: usize = 20;
 
 /// Runs the benchmark.
 pub fn run(args: &Args) -> Result<()> {
+    // As the trainer does: freed tensor memory stays mapped between steps.
+    convlens_ops::keep_freed_memory();
     let root = crate::figures::workspace_root();
     let data_dir = args
         .data_dir
@@ -58,6 +63,14 @@ pub fn run(args: &Args) -> Result<()> {
             ("convlens (fast kernels)", Backend::Fast),
             ("convlens (stock candle ops)", Backend::Candle),
         ] {
+            let key = if backend == Backend::Fast {
+                "fast"
+            } else {
+                "candle"
+            };
+            if !args.backends.iter().any(|b| b == key) {
+                continue;
+            }
             let (seconds, mean_loss) = measure(&data, n, bs, backend)?;
             let images = n / bs * bs;
             eprintln!(

@@ -92,6 +92,8 @@ fn default_out(dataset: &str) -> PathBuf {
 
 /// `trainer train`.
 pub fn train(args: &TrainArgs) -> Result<()> {
+    // Freed tensor memory stays mapped: otherwise every step page-faults its buffers back in.
+    convlens_ops::keep_freed_memory();
     let config = train_config(args)?;
     config.validate()?;
     let backend = backend(&args.backend)?;
