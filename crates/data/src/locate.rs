@@ -148,7 +148,20 @@ impl Locator {
             if present == 4 {
                 let files = found.into_iter().flatten().collect::<Vec<_>>();
                 let files: [PathBuf; 4] = files.try_into().expect("four files were found");
-                return Ok((Some(Located { origin, dir, files }), tried));
+                // A folder may hold another dataset under the same file names (a --data-dir
+                // pointing at MNIST while Fashion-MNIST is wanted): the small training-label
+                // file tells them apart before anything large is read.
+                match read_and_verify(&files[1], Role::TrainLabels, Some(&spec.files[1])) {
+                    Ok(_) => return Ok((Some(Located { origin, dir, files }), tried)),
+                    Err(e) => {
+                        tried.push(format!(
+                            "{} ({origin}): not {}: {e}",
+                            dir.display(),
+                            spec.title
+                        ));
+                        continue;
+                    }
+                }
             }
             let why = if present == 0 {
                 "no dataset files".to_string()

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use convlens_data::synthetic::{write_synthetic, SyntheticConfig};
-use convlens_data::{DataError, DatasetId, Locator, Origin, FASHION_MNIST, KMNIST, MNIST};
+use convlens_data::{
+    DataError, DatasetId, DatasetSpec, FileSpec, Locator, Origin, FASHION_MNIST, KMNIST, MNIST,
+};
 
 fn put(dir: &Path) {
     write_synthetic(
@@ -15,6 +17,28 @@ fn put(dir: &Path) {
         },
     )
     .unwrap();
+}
+
+/// A registry entry like `base` whose checksums are those of the synthetic files `put`
+/// writes, so the search accepts them as that dataset.
+fn synthetic_as(base: &DatasetSpec) -> &'static DatasetSpec {
+    let dir = crate::tempdir();
+    put(dir.path());
+    let md5 = |name: &str| -> &'static str {
+        let path = dir.path().join(format!("{name}.gz"));
+        let digest = if name.contains("labels") {
+            convlens_data::idx::read_labels(&path).unwrap().1
+        } else {
+            convlens_data::idx::read_images(&path).unwrap().1
+        };
+        Box::leak(digest.md5.into_boxed_str())
+    };
+    let files = base.files.map(|f| FileSpec {
+        md5: Some(md5(f.role.file_name())),
+        gzip_md5: None,
+        ..f
+    });
+    Box::leak(Box::new(DatasetSpec { files, ..*base }))
 }
 
 #[test]
@@ -77,7 +101,7 @@ fn the_search_order_is_data_dir_then_env_then_cache() {
         cache_dir: Some(cache.path().to_path_buf()),
         ..Locator::default()
     };
-    let id = DatasetId::Known(&MNIST);
+    let id = DatasetId::Known(synthetic_as(&MNIST));
     let found = locator.locate(&id).unwrap();
     assert_eq!(
         (found.origin, found.dir),
@@ -105,7 +129,9 @@ fn torchvision_layout_is_found() {
         data_dir: Some(root.path().to_path_buf()),
         ..Locator::default()
     };
-    let found = locator.locate(&DatasetId::Known(&FASHION_MNIST)).unwrap();
+    let found = locator
+        .locate(&DatasetId::Known(synthetic_as(&FASHION_MNIST)))
+        .unwrap();
     assert_eq!(found.dir, root.path().join("FashionMNIST/raw"));
 }
 
@@ -184,5 +210,47 @@ fn idx_folders_find_files_by_pattern_and_reject_ambiguity() {
     assert!(
         err.contains("several files could be the training images"),
         "{err}"
+    );
+}
+
+/// A --data-dir holding another dataset under the same file names is passed over (named in
+/// the list of places tried), and the search goes on.
+#[test]
+fn a_folder_with_another_dataset_is_passed_over() {
+    let other = crate::tempdir();
+    put(other.path());
+    let cache = crate::tempdir();
+    put(&cache.path().join("fashion-mnist"));
+    let spec = synthetic_as(&FASHION_MNIST);
+    let wrong = Locator {
+        data_dir: Some(other.path().to_path_buf()),
+        ..Locator::default()
+    };
+    let err = wrong
+        .locate(&DatasetId::Known(&MNIST))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not MNIST") && err.contains("checksum mismatch"),
+        "{err}"
+    );
+    // The synthetic folder is a valid copy of `spec`, so with a cache holding it too the
+    // data-dir copy is taken first; with a data dir of MNIST-like names but other labels the
+    // search moves on to the cache.
+    let locator = Locator {
+        data_dir: Some(other.path().to_path_buf()),
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..Locator::default()
+    };
+    assert_eq!(
+        locator.locate(&DatasetId::Known(spec)).unwrap().origin,
+        Origin::DataDir
+    );
+    let (found, tried) = locator.search(&MNIST).unwrap();
+    assert!(found.is_none());
+    assert_eq!(
+        tried.iter().filter(|t| t.contains("not MNIST")).count(),
+        1,
+        "{tried:?}"
     );
 }

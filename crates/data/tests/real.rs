@@ -61,7 +61,9 @@ fn a_copy_of_other_data_under_a_known_name_fails_its_checksum() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("train-images-idx3-ubyte.gz") && err.contains("checksum mismatch"),
+        err.contains("train-labels-idx1-ubyte.gz")
+            && err.contains("checksum mismatch")
+            && err.contains("not MNIST"),
         "{err}"
     );
 }
