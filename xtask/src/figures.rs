@@ -192,12 +192,13 @@ fn run_metrics(run_dir: &Path, figures: &Path) -> Result<Value> {
     };
     let evaluation = read_json(&figures.join("evaluation.json"))?;
     let stats = read_json(&figures.join("activation_stats.json"))?;
-    let per_class: serde_json::Map<String, Value> = evaluation["class_names"]
+    // In label order, as a list: a JSON object would sort the class names.
+    let per_class: Vec<Value> = evaluation["class_names"]
         .as_array()
         .into_iter()
         .flatten()
         .zip(evaluation["per_class"].as_array().into_iter().flatten())
-        .map(|(n, a)| (n.as_str().unwrap_or_default().to_string(), a.clone()))
+        .map(|(n, a)| json!({ "class": n, "accuracy": a }))
         .collect();
     let layers: Vec<Value> = stats
         .as_array()

@@ -94,16 +94,14 @@ pub fn results_block(metrics: &Value) -> String {
     ));
     // Per-class accuracy on the test set.
     for (_, m) in &runs {
-        let classes = m["per_class_accuracy"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let classes = m["per_class_accuracy"].as_array().cloned().unwrap_or_default();
         s.push_str(&format!(
             "\n**{}, test accuracy per class**\n\n| class | accuracy |\n|---|---:|\n",
             m["dataset"].as_str().unwrap_or("?")
         ));
-        for (name, acc) in classes {
-            s.push_str(&format!("| {name} | {} |\n", pct(&acc)));
+        for c in classes {
+            let name = c["class"].as_str().unwrap_or("?");
+            s.push_str(&format!("| {name} | {} |\n", pct(&c["accuracy"])));
         }
     }
     // Activation statistics.
