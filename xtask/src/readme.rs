@@ -94,7 +94,10 @@ pub fn results_block(metrics: &Value) -> String {
     ));
     // Per-class accuracy on the test set.
     for (_, m) in &runs {
-        let classes = m["per_class_accuracy"].as_array().cloned().unwrap_or_default();
+        let classes = m["per_class_accuracy"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         s.push_str(&format!(
             "\n**{}, test accuracy per class**\n\n| class | accuracy |\n|---|---:|\n",
             m["dataset"].as_str().unwrap_or("?")
