@@ -88,13 +88,13 @@ pub fn run(args: &Args) -> Result<()> {
         Ok(lines) => rows.extend(lines.iter().cloned()),
         Err(e) => eprintln!("PyTorch: not measured: {e:#}"),
     }
-    print_table(&rows, &args.batch_sizes);
     let report = json!({
         "images": n,
         "machine": crate::figures::machine(),
         "pytorch": match &torch { Ok(_) => Value::Null, Err(e) => Value::String(format!("not measured: {e:#}")) },
         "rows": rows,
     });
+    println!("\n{}", crate::readme::bench_block(&report));
     let out = if args.out.is_absolute() {
         args.out.clone()
     } else {
@@ -187,42 +187,4 @@ fn pytorch(args: &Args, data_dir: &Path, n: usize, root: &Path) -> Result<Vec<Va
             Ok(v)
         })
         .collect()
-}
-
-fn print_table(rows: &[Value], sizes: &[usize]) {
-    println!(
-        "\n| framework | {} |",
-        sizes
-            .iter()
-            .map(|b| format!("batch {b}, images/s"))
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    println!("|---|{}", "---:|".repeat(sizes.len()));
-    let mut frameworks: Vec<&str> = Vec::new();
-    for f in rows.iter().filter_map(|r| r["framework"].as_str()) {
-        if !frameworks.contains(&f) {
-            frameworks.push(f);
-        }
-    }
-    let rate = |f: &str, b: usize| {
-        rows.iter()
-            .find(|r| r["framework"] == f && r["batch_size"] == b)
-            .and_then(|r| r["images_per_s"].as_f64())
-    };
-    let torch = frameworks
-        .iter()
-        .find(|f| f.starts_with("PyTorch"))
-        .copied();
-    for f in &frameworks {
-        let cells: Vec<String> = sizes
-            .iter()
-            .map(|&b| match (rate(f, b), torch.and_then(|t| rate(t, b))) {
-                (Some(r), Some(t)) => format!("{r:.0} ({:.2}× PyTorch)", r / t),
-                (Some(r), None) => format!("{r:.0}"),
-                _ => "–".into(),
-            })
-            .collect();
-        println!("| {f} | {} |", cells.join(" | "));
-    }
 }
