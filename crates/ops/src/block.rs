@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, DType, Device, Layout, Shape, Tensor};
 
 use crate::conv::{check_cpu, geometry, shape_error, storage_of};
 use crate::conv_backward::backward;
@@ -213,6 +213,7 @@ impl ConvReluPool {
         x: &Tensor,
         w: &Tensor,
         b: Option<&Tensor>,
+        _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let codes = self
@@ -232,58 +233,4 @@ fn poisoned() -> Error {
     )
 }
 
-impl CustomOp2 for ConvReluPool {
-    fn name(&self) -> &'static str {
-        OP
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.fwd((xs, xl), (ws, wl), None)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = ConvReluPool::bwd(self, x, w, None, grad)?;
-        Ok((dx, dw))
-    }
-}
-
-impl CustomOp3 for ConvReluPool {
-    fn name(&self) -> &'static str {
-        OP
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-        bs: &CpuStorage,
-        bl: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.fwd((xs, xl), (ws, wl), Some((bs, bl)))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        ConvReluPool::bwd(self, x, w, Some(b), grad)
-    }
-}
+custom_op_with_optional_bias!(ConvReluPool);

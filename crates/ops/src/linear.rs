@@ -4,7 +4,7 @@
 use std::mem::MaybeUninit;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 
 use crate::conv::{check_cpu, same_dtype, shape_error, storage_of};
 use crate::element::{slice, Element};
@@ -284,62 +284,6 @@ impl Linear {
     }
 }
 
-impl CustomOp2 for Linear {
-    fn name(&self) -> &'static str {
-        OP
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.fwd((xs, xl), (ws, wl), None)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = Linear::bwd(self, x, w, None, res, grad)?;
-        Ok((dx, dw))
-    }
-}
-
-impl CustomOp3 for Linear {
-    fn name(&self) -> &'static str {
-        OP
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-        bs: &CpuStorage,
-        bl: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.fwd((xs, xl), (ws, wl), Some((bs, bl)))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        Linear::bwd(self, x, w, Some(b), res, grad)
-    }
-}
-
 /// Checks the output gradient `[N, O]` against the other operand's sizes.
 fn grad_matrix(
     op: &'static str,
@@ -516,3 +460,5 @@ impl CustomOp2 for LinearBackwardInput {
         Ok((out, Shape::from((n, wm.cols))))
     }
 }
+
+custom_op_with_optional_bias!(Linear);
