@@ -5,5 +5,6 @@ mod block;
 mod conv;
 mod fixtures;
 mod linear;
+mod loss;
 mod pool;
 mod relu;

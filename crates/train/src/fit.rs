@@ -76,7 +76,7 @@ pub fn train_step(
 ) -> Result<(f32, u64)> {
     let labels: Vec<u32> = y.to_vec1()?;
     let logits = network.forward(x)?;
-    let loss = candle_nn::loss::cross_entropy(&logits, y)?;
+    let loss = cross_entropy(&logits, y)?;
     let value = loss.to_scalar::<f32>()?;
     if !value.is_finite() {
         return Ok((value, 0));
@@ -84,6 +84,16 @@ pub fn train_step(
     let grads = loss.backward()?;
     optimizer.step(&grads)?;
     Ok((value, count_correct(&logits, &labels)?))
+}
+
+/// Mean cross-entropy of logits against labels: convlens-ops' single op on the CPU (value
+/// and gradient in one pass each), candle-nn's `log_softmax` + `nll` elsewhere.
+pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> candle_core::Result<Tensor> {
+    if logits.device().is_cpu() {
+        convlens_ops::cross_entropy(logits, labels)
+    } else {
+        candle_nn::loss::cross_entropy(logits, labels)
+    }
 }
 
 /// The network configuration a dataset calls for (channels, classes, square image size).

@@ -44,7 +44,7 @@ mod run;
 
 pub use config::TrainConfig;
 pub use error::{Result, TrainError};
-pub use fit::{net_config_for, train_step, Observer, Silent, StepInfo, Trainer};
+pub use fit::{cross_entropy, net_config_for, train_step, Observer, Silent, StepInfo, Trainer};
 pub use metrics::{evaluate, predict, EpochRecord, Evaluation, Prediction, EVAL_BATCH};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use progress::ConsoleProgress;

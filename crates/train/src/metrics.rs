@@ -99,7 +99,7 @@ pub fn evaluate(
     for chunk in indices.chunks(EVAL_BATCH) {
         let (x, y) = split.batch(chunk, device)?;
         let logits = network.forward(&x)?.detach();
-        let loss = candle_nn::loss::cross_entropy(&logits, &y)?.to_scalar::<f32>()?;
+        let loss = crate::fit::cross_entropy(&logits, &y)?.to_scalar::<f32>()?;
         loss_sum += f64::from(loss) * chunk.len() as f64;
         let predicted: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
         for (&i, p) in chunk.iter().zip(predicted) {
