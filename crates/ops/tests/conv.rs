@@ -4,7 +4,7 @@
 use candle_core::{DType, Device, Tensor, Var};
 use convlens_ops::{conv2d, conv2d_relu};
 
-use crate::fixtures::{assert_close, to_vec_f64, Rng};
+use crate::fixtures::{assert_close, check_finite_differences, run, to_vec_f64, Rng};
 
 /// Relative tolerance of the comparisons with candle (see `assert_close`).
 const RTOL: f64 = 1e-5;
@@ -18,26 +18,6 @@ fn reference(x: &Tensor, w: &Tensor, b: Option<&Tensor>, padding: usize) -> Tens
             .unwrap(),
         None => y,
     }
-}
-
-/// Runs forward and backward of `sum(conv(x, w, b) * r)` with `x`, `w`, `b` as variables and
-/// returns the output and the gradients of x, w and b.
-fn run(
-    conv: impl Fn(&Tensor, &Tensor, Option<&Tensor>) -> Tensor,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    r: &Tensor,
-) -> (Tensor, Tensor, Tensor, Option<Tensor>) {
-    let xv = Var::from_tensor(x).unwrap();
-    let wv = Var::from_tensor(w).unwrap();
-    let bv = b.map(|b| Var::from_tensor(b).unwrap());
-    let y = conv(&xv, &wv, bv.as_ref().map(|b| b.as_tensor()));
-    let grads = (&y * r).unwrap().sum_all().unwrap().backward().unwrap();
-    let dx = grads.get(&xv).expect("input gradient").clone();
-    let dw = grads.get(&wv).expect("weight gradient").clone();
-    let db = bv.map(|b| grads.get(&b).expect("bias gradient").clone());
-    (y, dx, dw, db)
 }
 
 /// Which of our ops a comparison runs: `conv2d`, or `conv2d_relu` against candle's conv + relu.
@@ -157,26 +137,9 @@ fn gradients_match_finite_differences() {
     };
     let (_, dx, dw, db) = run(|x, w, b| conv2d(x, w, b, 1).unwrap(), &x, &w, Some(&b), &r);
 
-    let eps = 1e-6;
-    let perturbed = |t: &Tensor, i: usize, delta: f64| -> Tensor {
-        let mut v = to_vec_f64(t);
-        v[i] += delta;
-        Tensor::from_vec(v, t.dims(), &Device::Cpu).unwrap()
-    };
-    let check = |name: &str, t: &Tensor, analytic: &Tensor, f: &dyn Fn(&Tensor) -> f64| {
-        let analytic = to_vec_f64(analytic);
-        assert_eq!(analytic.len(), t.elem_count(), "{name}");
-        for (i, a) in analytic.iter().enumerate() {
-            let numeric = (f(&perturbed(t, i, eps)) - f(&perturbed(t, i, -eps))) / (2.0 * eps);
-            assert!(
-                (numeric - a).abs() <= 1e-6 * numeric.abs().max(1.0),
-                "{name} element {i}: finite difference {numeric}, backward {a}"
-            );
-        }
-    };
-    check("input", &x, &dx, &|t| loss(t, &w, &b));
-    check("weight", &w, &dw, &|t| loss(&x, t, &b));
-    check("bias", &b, &db.unwrap(), &|t| loss(&x, &w, t));
+    check_finite_differences("input", &x, &dx, &|t| loss(t, &w, &b));
+    check_finite_differences("weight", &w, &dw, &|t| loss(&x, t, &b));
+    check_finite_differences("bias", &b, &db.unwrap(), &|t| loss(&x, &w, t));
 }
 
 #[test]
@@ -378,20 +341,5 @@ fn fused_relu_gradient_matches_finite_differences() {
         y.contains(&0.0) && y.iter().any(|&v| v > 0.0),
         "both ReLU branches taken"
     );
-    let dw = to_vec_f64(&dw);
-    let base = to_vec_f64(&w);
-    let eps = 1e-6;
-    for i in 0..base.len() {
-        let at = |delta: f64| {
-            let mut v = base.clone();
-            v[i] += delta;
-            loss(&Tensor::from_vec(v, w.dims(), &Device::Cpu).unwrap())
-        };
-        let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
-        assert!(
-            (numeric - dw[i]).abs() <= 1e-6 * numeric.abs().max(1.0),
-            "weight element {i}: finite difference {numeric}, backward {}",
-            dw[i]
-        );
-    }
+    check_finite_differences("weight", &w, &dw, &loss);
 }

@@ -1,6 +1,6 @@
 //! Seeded random tensors and comparison helpers shared by the tests.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 
 /// A small seeded generator (SplitMix64), so every test run sees the same numbers.
 pub struct Rng(u64);
@@ -56,6 +56,55 @@ pub fn assert_close(what: &str, a: &Tensor, b: &Tensor, rtol: f64) {
         assert!(
             (x - y).abs() <= tol,
             "{what}: element {i} differs: {x} vs {y} (tolerance {tol})"
+        );
+    }
+}
+
+/// The output of an op and the gradients of its input, weight and (optional) bias.
+pub type Grads = (Tensor, Tensor, Tensor, Option<Tensor>);
+
+/// Runs forward and backward of `sum(f(x, w, b) * r)` with `x`, `w`, `b` as variables and
+/// returns the output and the gradients of x, w and b.
+pub fn run(
+    f: impl Fn(&Tensor, &Tensor, Option<&Tensor>) -> Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    r: &Tensor,
+) -> Grads {
+    let xv = Var::from_tensor(x).unwrap();
+    let wv = Var::from_tensor(w).unwrap();
+    let bv = b.map(|b| Var::from_tensor(b).unwrap());
+    let y = f(&xv, &wv, bv.as_ref().map(|b| b.as_tensor()));
+    let grads = (&y * r).unwrap().sum_all().unwrap().backward().unwrap();
+    let dx = grads.get(&xv).expect("input gradient").clone();
+    let dw = grads.get(&wv).expect("weight gradient").clone();
+    let db = bv.map(|b| grads.get(&b).expect("bias gradient").clone());
+    (y, dx, dw, db)
+}
+
+/// Asserts that `analytic` (the backward pass's gradient of `t`) equals the central finite
+/// differences of the f64 loss `f` around `t`, element by element.
+pub fn check_finite_differences(
+    name: &str,
+    t: &Tensor,
+    analytic: &Tensor,
+    f: &dyn Fn(&Tensor) -> f64,
+) {
+    let eps = 1e-6;
+    let analytic = to_vec_f64(analytic);
+    assert_eq!(analytic.len(), t.elem_count(), "{name}");
+    let base = to_vec_f64(t);
+    for (i, a) in analytic.iter().enumerate() {
+        let at = |delta: f64| {
+            let mut v = base.clone();
+            v[i] += delta;
+            f(&Tensor::from_vec(v, t.dims(), &Device::Cpu).unwrap())
+        };
+        let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
+        assert!(
+            (numeric - a).abs() <= 1e-6 * numeric.abs().max(1.0),
+            "{name} element {i}: finite difference {numeric}, backward {a}"
         );
     }
 }

@@ -4,27 +4,7 @@
 use candle_core::{DType, Device, Tensor, Var};
 use convlens_ops::{linear, linear_relu};
 
-use crate::fixtures::{assert_close, to_vec_f64, Rng};
-
-type Grads = (Tensor, Tensor, Tensor, Option<Tensor>);
-
-fn run(
-    f: impl Fn(&Tensor, &Tensor, Option<&Tensor>) -> Tensor,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    r: &Tensor,
-) -> Grads {
-    let xv = Var::from_tensor(x).unwrap();
-    let wv = Var::from_tensor(w).unwrap();
-    let bv = b.map(|b| Var::from_tensor(b).unwrap());
-    let y = f(&xv, &wv, bv.as_ref().map(|b| b.as_tensor()));
-    let grads = (&y * r).unwrap().sum_all().unwrap().backward().unwrap();
-    let dx = grads.get(&xv).expect("input gradient").clone();
-    let dw = grads.get(&wv).expect("weight gradient").clone();
-    let db = bv.map(|b| grads.get(&b).expect("bias gradient").clone());
-    (y, dx, dw, db)
-}
+use crate::fixtures::{assert_close, check_finite_differences, run, to_vec_f64, Rng};
 
 fn reference(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool) -> Tensor {
     let y = x.matmul(&w.t().unwrap()).unwrap();
@@ -130,25 +110,9 @@ fn gradients_match_finite_differences() {
         y.contains(&0.0) && y.iter().any(|&v| v > 0.0),
         "both ReLU branches taken"
     );
-    let eps = 1e-6;
-    let check = |name: &str, t: &Tensor, analytic: &Tensor, f: &dyn Fn(&Tensor) -> f64| {
-        let base = to_vec_f64(t);
-        for (i, a) in to_vec_f64(analytic).iter().enumerate() {
-            let at = |delta: f64| {
-                let mut v = base.clone();
-                v[i] += delta;
-                f(&Tensor::from_vec(v, t.dims(), &Device::Cpu).unwrap())
-            };
-            let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
-            assert!(
-                (numeric - a).abs() <= 1e-6 * numeric.abs().max(1.0),
-                "{name} element {i}: finite difference {numeric}, backward {a}"
-            );
-        }
-    };
-    check("input", &x, &dx, &|t| loss(t, &w, &b));
-    check("weight", &w, &dw, &|t| loss(&x, t, &b));
-    check("bias", &b, &db.unwrap(), &|t| loss(&x, &w, t));
+    check_finite_differences("input", &x, &dx, &|t| loss(t, &w, &b));
+    check_finite_differences("weight", &w, &dw, &|t| loss(&x, t, &b));
+    check_finite_differences("bias", &b, &db.unwrap(), &|t| loss(&x, &w, t));
 }
 
 #[test]
