@@ -62,7 +62,7 @@ impl Observer for ConsoleProgress {
 
     fn step(&mut self, info: &StepInfo) {
         if let Some(bar) = &self.bar {
-            if info.step % 20 == 0 || info.step == info.steps {
+            if info.step.is_multiple_of(20) || info.step == info.steps {
                 bar.set_position(info.step as u64);
                 bar.set_message(format!(
                     "loss {:.4} acc {:.2}% {:.0} img/s",
