@@ -78,6 +78,43 @@ pub(crate) trait Element:
         crate::direct::weight_grad_image_portable(xp, dyp, g, dw)
     }
 
+    /// `dst (+)= lhs · rhs` by a kernel specialised for this type and CPU, if there is one for
+    /// these layouts (see `kernels::gemm` for the arguments); returns whether it ran.
+    ///
+    /// # Safety
+    ///
+    /// The three matrices lie inside their slices, and `dst` is initialized if `accumulate`.
+    #[allow(clippy::too_many_arguments)] // as kernels::gemm
+    #[inline(always)]
+    unsafe fn special_gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        dst: &mut [MaybeUninit<Self>],
+        dst_rs: usize,
+        dst_cs: usize,
+        accumulate: bool,
+        lhs: crate::kernels::Mat<'_, Self>,
+        rhs: crate::kernels::Mat<'_, Self>,
+    ) -> bool {
+        let _ = (m, n, k, dst, dst_rs, dst_cs, accumulate, lhs, rhs);
+        false
+    }
+
+    /// Copies `rows` runs of `len` elements, run `r` from `src[r·stride..]`, into `dst` back
+    /// to back: one row of the im2col matrix.
+    #[inline(always)]
+    fn gather_rows(src: &[Self], stride: usize, len: usize, rows: usize, dst: &mut [Self]) {
+        crate::kernels::gather_rows(src, stride, len, rows, dst)
+    }
+
+    /// Adds `src` (`rows` runs of `len` elements back to back) onto `dst`, run `r` at
+    /// `dst[r·stride..]`: one row of the im2col matrix back onto the image.
+    #[inline(always)]
+    fn scatter_add_rows(src: &[Self], stride: usize, len: usize, rows: usize, dst: &mut [Self]) {
+        crate::kernels::scatter_add_rows(src, stride, len, rows, dst)
+    }
+
     /// The input gradient of one pair of input rows of the 2×2 max pooling.
     #[inline(always)]
     fn pool_backward_rows(
@@ -94,6 +131,59 @@ pub(crate) trait Element:
 impl Element for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+
+    #[inline(always)]
+    fn gather_rows(src: &[Self], stride: usize, len: usize, rows: usize, dst: &mut [Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx512f() {
+            return crate::cols512::gather_rows(src, stride, len, rows, dst);
+        }
+        crate::kernels::gather_rows(src, stride, len, rows, dst)
+    }
+
+    #[inline(always)]
+    fn scatter_add_rows(src: &[Self], stride: usize, len: usize, rows: usize, dst: &mut [Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx512f() {
+            return crate::cols512::scatter_add_rows(src, stride, len, rows, dst);
+        }
+        crate::kernels::scatter_add_rows(src, stride, len, rows, dst)
+    }
+
+    #[inline(always)]
+    unsafe fn special_gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        dst: &mut [MaybeUninit<Self>],
+        dst_rs: usize,
+        dst_cs: usize,
+        accumulate: bool,
+        lhs: crate::kernels::Mat<'_, Self>,
+        rhs: crate::kernels::Mat<'_, Self>,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx512f() && crate::gemm512::supports(&lhs, &rhs, dst_cs) {
+            // SAFETY: the CPU supports AVX-512F and the layouts are supported; the caller
+            // guarantees the bounds and initialization; `dst` is an exclusive borrow, so it
+            // overlaps neither operand.
+            unsafe {
+                crate::gemm512::gemm(
+                    m,
+                    n,
+                    k,
+                    dst.as_mut_ptr().cast::<f32>(),
+                    dst_rs,
+                    accumulate,
+                    lhs,
+                    rhs,
+                )
+            };
+            return true;
+        }
+        let _ = (m, n, k, dst, dst_rs, dst_cs, accumulate, lhs, rhs);
+        false
+    }
     #[inline(always)]
     fn is_nan(self) -> bool {
         f32::is_nan(self)
@@ -119,10 +209,19 @@ impl Element for f32 {
         out: &mut [MaybeUninit<Self>],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if crate::simd::has_avx2_fma() && g.o <= 8 {
-            // SAFETY: the CPU supports AVX2 and FMA; `xp` is laid out by `direct::pad_image`
-            // with rows of `wp`, and the kernel checks the sizes it relies on.
-            return unsafe { crate::direct_avx2::forward_image(xp, wp, g, w, b, out) };
+        if g.o <= 8 {
+            if crate::simd::has_avx512f() {
+                // SAFETY: the CPU supports AVX-512F, AVX2 and FMA; `xp` is laid out by
+                // `direct::pad_image` with rows of `wp`, and the kernel checks the sizes it
+                // relies on.
+                return unsafe { crate::direct_avx512::forward_image(xp, wp, g, w, b, out) };
+            }
+            if crate::simd::has_avx2_fma() {
+                // SAFETY: the CPU supports AVX2 and FMA; `xp` is laid out by
+                // `direct::pad_image` with rows of `wp`, and the kernel checks the sizes it
+                // relies on.
+                return unsafe { crate::direct_avx2::forward_image(xp, wp, g, w, b, out) };
+            }
         }
         crate::direct::forward_image_portable(xp, g, w, b, out)
     }
@@ -136,10 +235,17 @@ impl Element for f32 {
         dw: &mut [Self],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if crate::simd::has_avx2_fma() {
-            // SAFETY: the CPU supports AVX2 and FMA; the buffers are laid out by
-            // `direct::pad_image` and `direct::pad_grad`, and the kernel checks their sizes.
-            return unsafe { crate::direct_avx2::weight_grad_image(xp, wp, dyp, g, dw) };
+        {
+            if crate::simd::has_avx512f() {
+                // SAFETY: the CPU supports AVX-512F, AVX2 and FMA; the buffers are laid out by
+                // `direct::pad_image` and `direct::pad_grad`, and the kernel checks their sizes.
+                return unsafe { crate::direct_avx512::weight_grad_image(xp, wp, dyp, g, dw) };
+            }
+            if crate::simd::has_avx2_fma() {
+                // SAFETY: the CPU supports AVX2 and FMA; the buffers are laid out by
+                // `direct::pad_image` and `direct::pad_grad`, and the kernel checks their sizes.
+                return unsafe { crate::direct_avx2::weight_grad_image(xp, wp, dyp, g, dw) };
+            }
         }
         crate::direct::weight_grad_image_portable(xp, dyp, g, dw)
     }

@@ -66,6 +66,10 @@ pub(crate) fn gemm<T: Element>(
     if m == 0 || n == 0 {
         return;
     }
+    // SAFETY: bounds checked above; the caller initialized `dst` if `accumulate`.
+    if unsafe { T::special_gemm(m, n, k, dst, dst_rs, dst_cs, accumulate, lhs, rhs) } {
+        return;
+    }
     // SAFETY: the three matrices lie inside their slices (checked above); `dst` is exclusively
     // borrowed and does not alias the shared `lhs` and `rhs`; gemm reads `dst` only when
     // `accumulate` is set, in which case the caller has initialized it; T is f32 or f64.
@@ -320,6 +324,36 @@ fn padded<'a, T: Element>(
     }
 }
 
+/// Copies `rows` runs of `len` elements, run `r` from `src[r·stride..]`, into `dst` back to
+/// back (the portable `Element::gather_rows`).
+#[inline(always)]
+pub(crate) fn gather_rows<T: Copy>(
+    src: &[T],
+    stride: usize,
+    len: usize,
+    rows: usize,
+    dst: &mut [T],
+) {
+    for (r, dst) in dst[..rows * len].chunks_exact_mut(len.max(1)).enumerate() {
+        copy_run(dst, &src[r * stride..]);
+    }
+}
+
+/// Adds `src` (`rows` runs of `len` elements back to back) onto `dst`, run `r` at
+/// `dst[r·stride..]` (the portable `Element::scatter_add_rows`).
+#[inline(always)]
+pub(crate) fn scatter_add_rows<T: Element>(
+    src: &[T],
+    stride: usize,
+    len: usize,
+    rows: usize,
+    dst: &mut [T],
+) {
+    for (r, src) in src[..rows * len].chunks_exact(len.max(1)).enumerate() {
+        add_run(&mut dst[r * stride..r * stride + len], src);
+    }
+}
+
 multiversion! {
 /// Writes image `ni` of `x` as the `kdim × positions` im2col matrix (row-major) into `cols`:
 /// row `(c, ky, kx)`, column `(oy, ox)` holds the input at `(c, oy + ky - pad, ox + kx - pad)`,
@@ -341,10 +375,7 @@ pub(crate) fn im2col<T: Element>(
                 let Some(row) = rows.next() else { return };
                 let base = src.base + ci * src.plane + ky * src.rs + kx;
                 let span = (g.oh - 1) * src.rs + g.ow;
-                let window = &src.data[base..base + span];
-                for (oy, dst) in row.chunks_exact_mut(g.ow).enumerate() {
-                    copy_run(dst, &window[oy * src.rs..]);
-                }
+                T::gather_rows(&src.data[base..base + span], src.rs, g.ow, g.oh, row);
             }
         }
     }
@@ -373,10 +404,7 @@ pub(crate) fn col2im<T: Element>(cols: &[T], g: &Geometry, scratch: &mut Vec<T>,
         for ky in 0..g.k {
             for kx in 0..g.k {
                 let Some(row) = rows.next() else { return };
-                let window = &mut plane[ky * wp + kx..];
-                for (oy, src) in row.chunks_exact(g.ow).enumerate() {
-                    add_run(&mut window[oy * wp..oy * wp + g.ow], src);
-                }
+                T::scatter_add_rows(row, wp, g.ow, g.oh, &mut plane[ky * wp + kx..]);
             }
         }
     }

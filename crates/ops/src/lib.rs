@@ -68,13 +68,19 @@
 //!
 //! # How
 //!
-//! - **Convolution**: im2col + gemm (the `gemm` crate, single-threaded per call) image by
-//!   image, with bias and ReLU applied while the output is in cache; layers with few
-//!   channels (the first layer: one in, three out) use direct kernels instead (AVX2 + FMA for
-//!   f32), and a kernel covering the whole input (the third layer) is one gemm over the batch.
-//!   The backward pass is one op computing the input, weight and bias gradients image by
-//!   image (two gemms and a col2im per image; the weight gradient accumulated transposed, the
-//!   faster orientation for gemm at these shapes).
+//! - **Convolution**: im2col + matrix product image by image, with bias and ReLU applied
+//!   while the output is in cache; layers with few channels (the first layer: one in, three
+//!   out) use direct kernels instead, and a kernel covering the whole input (the third layer)
+//!   is one product over the batch. The backward pass is one op computing the input, weight
+//!   and bias gradients image by image (two products and a col2im per image).
+//! - **Matrix products**: on CPUs with AVX-512, f32 products run through our own register-tiled
+//!   kernels for the two layouts the ops use (16 columns per register with the left operand
+//!   broadcast; or 16-lane inner products for operands contiguous along the inner dimension),
+//!   with no packing and masked tails: at these small sizes (16 × 75 × 144 for the second
+//!   layer) a general gemm spends much of its time packing. Elsewhere, and for f64, the `gemm`
+//!   crate (single-threaded per call; built with its AVX-512 kernels). im2col and col2im move
+//!   each row with masked 16-lane loads and stores, and the direct kernels have AVX-512
+//!   versions; AVX2 + FMA versions and portable code cover other CPUs.
 //! - **Pooling**: branch-free kernels, with AVX2 versions for f32 that handle eight windows
 //!   per step and masked tails, so the course's short rows (6 and 16 windows) stay in vector
 //!   registers. The fused block records per window where its gradient goes (a `u32` code)
@@ -245,13 +251,19 @@ pub use pool::max_pool2d;
 pub use relu::relu;
 
 mod block;
+#[cfg(target_arch = "x86_64")]
+mod cols512;
 mod conv;
 mod conv_backward;
 mod direct;
 #[cfg(target_arch = "x86_64")]
 mod direct_avx2;
+#[cfg(target_arch = "x86_64")]
+mod direct_avx512;
 mod element;
 mod error;
+#[cfg(target_arch = "x86_64")]
+mod gemm512;
 mod kernels;
 mod layout4;
 mod linear;

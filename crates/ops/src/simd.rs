@@ -12,6 +12,14 @@ pub(crate) fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
+/// Whether the CPU supports AVX-512F (with AVX2 and FMA, which every AVX-512 CPU has); detected
+/// once by the standard library.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn has_avx512f() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f") && has_avx2_fma()
+}
+
 /// Defines `fn name<T: Element>(args) -> ret { body }` compiled twice, for the baseline target
 /// and for AVX2 + FMA, dispatching at run time. The body must be safe code; helpers it calls
 /// should be `#[inline(always)]` to be compiled into the AVX2 copy.
