@@ -4,6 +4,7 @@
 use candle_core::{Device, Tensor, Var};
 use convlens_data::synthetic::{write_synthetic, SyntheticConfig};
 use convlens_data::{Dataset, DatasetId, Locator};
+use convlens_model::Backend;
 use convlens_train::{
     evaluate, Optimizer, OptimizerConfig, OptimizerKind, RunDir, Silent, TrainConfig, TrainError,
     Trainer,
@@ -282,4 +283,45 @@ fn evaluation_counts_add_up() {
     assert!((e.accuracy - correct as f64 / 100.0).abs() < 1e-12);
     // An untrained network is near chance: loss about ln 10.
     assert!((e.loss - 10f64.ln()).abs() < 0.5, "{}", e.loss);
+}
+
+/// Per-epoch training and validation losses of a short run on `backend`.
+fn loss_curve(data: &Dataset, backend: Backend, seed: u64) -> Vec<(f64, f64)> {
+    let config = TrainConfig {
+        epochs: 3,
+        seed,
+        // Momentum, so that three short epochs move the loss away from chance.
+        momentum: 0.9,
+        lr: 0.02,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(config, data, &Device::Cpu).unwrap();
+    trainer.network_mut().set_backend(backend);
+    trainer.fit(None, &mut Silent).unwrap();
+    trainer
+        .history()
+        .iter()
+        .map(|r| (r.train_loss, r.val_loss))
+        .collect()
+}
+
+#[test]
+fn fast_and_candle_backends_give_matching_loss_curves() {
+    let (_d, data) = synthetic(320);
+    let fast = loss_curve(&data, Backend::Fast, 5);
+    let candle = loss_curve(&data, Backend::Candle, 5);
+    let other_seed = loss_curve(&data, Backend::Fast, 6);
+    let rel = |a: f64, b: f64| (a - b).abs() / a.abs().max(b.abs());
+    for (epoch, (f, c)) in fast.iter().zip(&candle).enumerate() {
+        assert!(
+            rel(f.0, c.0) < 1e-3 && rel(f.1, c.1) < 1e-3,
+            "epoch {}: fast {f:?}, candle {c:?}",
+            epoch + 1
+        );
+    }
+    // The tolerance tells runs apart: another seed's curve is far outside it.
+    let last = fast.len() - 1;
+    assert!(rel(fast[last].0, other_seed[last].0) > 1e-2);
+    // And the curves compared are of a run that learns: the training loss falls.
+    assert!(fast[last].0 < fast[0].0 - 0.03, "{fast:?}");
 }
