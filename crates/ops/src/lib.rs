@@ -96,49 +96,49 @@
 //!
 //! Measured with `cargo bench -p convlens-ops --bench ops` (divan; the median of 100 samples,
 //! best of three runs) on the course's machine: a 2-core x86-64 KVM guest (Intel Xeon,
-//! family 6 model 207, with AVX-512; `gemm` and these kernels use AVX2 + FMA), both cores
+//! family 6 model 207, with AVX-512, which these kernels use), both cores
 //! used through candle's default thread count, other processes idle. Backward times
 //! are `backward()` of `sum(op(..))` alone, including candle's bookkeeping for the sum; the
 //! benchmark binary calls [`keep_freed_memory`] first, for both implementations.
 //!
 //! | op (course shape) | pass | batch | ours | candle 0.11.1 | speed-up |
 //! |---|---|---|---|---|---|
-//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | forward | 16 | 17.1 µs | 690 µs | 40.3× |
-//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | forward | 64 | 65.1 µs | 2.77 ms | 42.5× |
-//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | backward | 16 | 51.6 µs | 2.08 ms | 40.3× |
-//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | backward | 64 | 167 µs | 8.72 ms | 52.2× |
-//! | conv2 `conv2d` 3→16, k5, 16×16 | forward | 16 | 54.3 µs | 565 µs | 10.4× |
-//! | conv2 `conv2d` 3→16, k5, 16×16 | forward | 64 | 210 µs | 2.34 ms | 11.1× |
-//! | conv2 `conv2d` 3→16, k5, 16×16 | backward | 16 | 159 µs | 3.85 ms | 24.3× |
-//! | conv2 `conv2d` 3→16, k5, 16×16 | backward | 64 | 620 µs | 12.28 ms | 19.8× |
-//! | conv3 `conv2d` 16→110, k6, 6×6 | forward | 16 | 39.3 µs | 411 µs | 10.5× |
-//! | conv3 `conv2d` 16→110, k6, 6×6 | forward | 64 | 77.2 µs | 1.05 ms | 13.7× |
-//! | conv3 `conv2d` 16→110, k6, 6×6 | backward | 16 | 55.3 µs | 1.37 ms | 24.8× |
-//! | conv3 `conv2d` 16→110, k6, 6×6 | backward | 64 | 146 µs | 1.34 ms | 9.2× |
+//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | forward | 16 | 10.2 µs | 689 µs | 67.2× |
+//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | forward | 64 | 24.6 µs | 2.88 ms | 117.2× |
+//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | backward | 16 | 37.0 µs | 2.24 ms | 60.5× |
+//! | conv1 `conv2d` 1→3, k3, pad 3, 28×28 | backward | 64 | 104 µs | 9.35 ms | 89.5× |
+//! | conv2 `conv2d` 3→16, k5, 16×16 | forward | 16 | 35.6 µs | 569 µs | 16.0× |
+//! | conv2 `conv2d` 3→16, k5, 16×16 | forward | 64 | 135 µs | 2.34 ms | 17.4× |
+//! | conv2 `conv2d` 3→16, k5, 16×16 | backward | 16 | 123 µs | 4.07 ms | 33.1× |
+//! | conv2 `conv2d` 3→16, k5, 16×16 | backward | 64 | 438 µs | 12.30 ms | 28.1× |
+//! | conv3 `conv2d` 16→110, k6, 6×6 | forward | 16 | 11.6 µs | 394 µs | 34.0× |
+//! | conv3 `conv2d` 16→110, k6, 6×6 | forward | 64 | 54.1 µs | 1.02 ms | 18.8× |
+//! | conv3 `conv2d` 16→110, k6, 6×6 | backward | 16 | 43.1 µs | 1.38 ms | 32.1× |
+//! | conv3 `conv2d` 16→110, k6, 6×6 | backward | 64 | 98.1 µs | 1.38 ms | 14.0× |
 //! | maxp1 `max_pool2d` 3×32×32 | forward | 16 | 9.4 µs | 66.7 µs | 7.1× |
-//! | maxp1 `max_pool2d` 3×32×32 | forward | 64 | 36.7 µs | 268 µs | 7.3× |
-//! | maxp1 `max_pool2d` 3×32×32 | backward | 16 | 31.4 µs | 244 µs | 7.8× |
-//! | maxp1 `max_pool2d` 3×32×32 | backward | 64 | 163 µs | 1.14 ms | 7.0× |
-//! | maxp2 `max_pool2d` 16×12×12 | forward | 16 | 12.4 µs | 53.2 µs | 4.3× |
-//! | maxp2 `max_pool2d` 16×12×12 | forward | 64 | 48.2 µs | 206 µs | 4.3× |
-//! | maxp2 `max_pool2d` 16×12×12 | backward | 16 | 34.1 µs | 183 µs | 5.4× |
-//! | maxp2 `max_pool2d` 16×12×12 | backward | 64 | 155 µs | 815 µs | 5.3× |
+//! | maxp1 `max_pool2d` 3×32×32 | forward | 64 | 34.7 µs | 268 µs | 7.7× |
+//! | maxp1 `max_pool2d` 3×32×32 | backward | 16 | 30.8 µs | 245 µs | 8.0× |
+//! | maxp1 `max_pool2d` 3×32×32 | backward | 64 | 161 µs | 1.14 ms | 7.1× |
+//! | maxp2 `max_pool2d` 16×12×12 | forward | 16 | 12.3 µs | 53.1 µs | 4.3× |
+//! | maxp2 `max_pool2d` 16×12×12 | forward | 64 | 49.3 µs | 205 µs | 4.2× |
+//! | maxp2 `max_pool2d` 16×12×12 | backward | 16 | 35.6 µs | 183 µs | 5.1× |
+//! | maxp2 `max_pool2d` 16×12×12 | backward | 64 | 159 µs | 847 µs | 5.3× |
 //! | relu1 `relu` 3×32×32 | forward | 16 | 5.3 µs | 5.0 µs | 0.9× |
-//! | relu1 `relu` 3×32×32 | forward | 64 | 11.9 µs | 12.2 µs | 1.0× |
-//! | relu1 `relu` 3×32×32 | backward | 16 | 28.7 µs | 107 µs | 3.7× |
-//! | relu1 `relu` 3×32×32 | backward | 64 | 169 µs | 496 µs | 2.9× |
-//! | fc1 `linear` 110→60 | forward | 16 | 5.8 µs | 26.5 µs | 4.6× |
-//! | fc1 `linear` 110→60 | forward | 64 | 10.8 µs | 35.9 µs | 3.3× |
-//! | fc1 `linear` 110→60 | backward | 16 | 14.8 µs | 69.4 µs | 4.7× |
-//! | fc1 `linear` 110→60 | backward | 64 | 34.6 µs | 103 µs | 3.0× |
-//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | forward | 16 | 25.2 µs | 790 µs | 31.4× |
-//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | forward | 64 | 92.3 µs | 3.19 ms | 34.6× |
-//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | backward | 16 | 41.0 µs | 2.44 ms | 59.6× |
-//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | backward | 64 | 137 µs | 10.36 ms | 75.8× |
-//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | forward | 16 | 63.7 µs | 627 µs | 9.8× |
-//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | forward | 64 | 246 µs | 2.65 ms | 10.8× |
-//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | backward | 16 | 158 µs | 4.47 ms | 28.2× |
-//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | backward | 64 | 599 µs | 13.62 ms | 22.7× |
+//! | relu1 `relu` 3×32×32 | forward | 64 | 13.3 µs | 11.8 µs | 0.9× |
+//! | relu1 `relu` 3×32×32 | backward | 16 | 28.8 µs | 104 µs | 3.6× |
+//! | relu1 `relu` 3×32×32 | backward | 64 | 192 µs | 500 µs | 2.6× |
+//! | fc1 `linear` 110→60 | forward | 16 | 3.2 µs | 25.3 µs | 8.0× |
+//! | fc1 `linear` 110→60 | forward | 64 | 7.8 µs | 30.7 µs | 4.0× |
+//! | fc1 `linear` 110→60 | backward | 16 | 9.6 µs | 69.5 µs | 7.2× |
+//! | fc1 `linear` 110→60 | backward | 64 | 26.0 µs | 94.5 µs | 3.6× |
+//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | forward | 16 | 15.5 µs | 796 µs | 51.3× |
+//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | forward | 64 | 54.7 µs | 3.18 ms | 58.1× |
+//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | backward | 16 | 28.1 µs | 2.61 ms | 92.7× |
+//! | conv1 · relu · maxp1, fused `conv2d_relu_maxpool2d` | backward | 64 | 78.2 µs | 10.95 ms | 140.0× |
+//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | forward | 16 | 43.8 µs | 631 µs | 14.4× |
+//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | forward | 64 | 166 µs | 2.65 ms | 15.9× |
+//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | backward | 16 | 119 µs | 4.43 ms | 37.2× |
+//! | conv2 · relu · maxp2, fused `conv2d_relu_maxpool2d` | backward | 64 | 423 µs | 13.87 ms | 32.8× |
 //!
 //! (candle's `relu` forward is already a single parallel pass; ours matches it and is there for
 //! its one-pass backward.)
@@ -148,10 +148,10 @@
 //!
 //! | network path | batch 16 | batch 64 |
 //! |---|---|---|
-//! | ours, fused blocks: `conv2d_relu_maxpool2d` ×2, `conv2d_relu`, `linear_relu`, `linear` | 436 µs = 36,655 images/s | 1.41 ms = 45,294 images/s |
-//! | ours: `conv2d_relu`, `max_pool2d`, `relu`; candle `matmul` | 689 µs = 23,215 images/s | 2.06 ms = 31,038 images/s |
-//! | ours: `conv2d`, `max_pool2d`; candle `relu`, `matmul` | 894 µs = 17,905 images/s | 2.93 ms = 21,858 images/s |
-//! | candle 0.11.1: `conv2d`, `relu`, `max_pool2d`, `matmul` | 10.91 ms = 1,467 images/s | 39.08 ms = 1,638 images/s |
+//! | ours, fused blocks: `conv2d_relu_maxpool2d` ×2, `conv2d_relu`, `linear_relu`, `linear` | 300 µs = 53,387 images/s | 932 µs = 68,677 images/s |
+//! | ours: `conv2d_relu`, `max_pool2d`, `relu`; candle `matmul` | 594 µs = 26,941 images/s | 1.63 ms = 39,360 images/s |
+//! | ours: `conv2d`, `max_pool2d`; candle `relu`, `matmul` | 798 µs = 20,055 images/s | 2.54 ms = 25,167 images/s |
+//! | candle 0.11.1: `conv2d`, `relu`, `max_pool2d`, `matmul` | 11.08 ms = 1,444 images/s | 37.08 ms = 1,726 images/s |
 //!
 //! For comparison, eager PyTorch 2.x trains this network at about 11,800 (batch 16) and 17,900
 //! (batch 64) images/s on the same machine, optimizer step included (measured for the
