@@ -55,8 +55,8 @@
 //!
 //! # Speed and the cost of hooks
 //!
-//! `cargo bench -p convlens-model --bench hooks` (divan, 2-core x86-64 VM with AVX-512, f32, batch of 64,
-//! 100 samples, best of two runs):
+//! `cargo bench -p convlens-model --bench hooks` (divan, 2-core x86-64 VM with AVX-512, f32,
+//! batch of 64, 100 samples, best of two runs):
 //!
 //! | forward pass, batch of 64 | fastest | median |
 //! |---|---|---|
