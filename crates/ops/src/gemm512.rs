@@ -43,6 +43,16 @@ pub(crate) unsafe fn gemm(
     lhs: Mat<'_, f32>,
     rhs: Mat<'_, f32>,
 ) {
+    if k == 0 {
+        // An empty sum: the operands may be empty slices, so no pointer into them is formed.
+        if !accumulate {
+            for i in 0..m {
+                // SAFETY: row `i` of `dst` holds `n` elements (caller).
+                unsafe { std::ptr::write_bytes(dst.add(i * dst_rs), 0, n) };
+            }
+        }
+        return;
+    }
     let c = Out {
         ptr: dst,
         rs: dst_rs,
