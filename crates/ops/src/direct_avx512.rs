@@ -19,8 +19,7 @@
 //!
 //! Every function requires AVX-512F, AVX2 and FMA and is `unsafe` for that reason (see
 //! `pool_avx2` for the `allow(unused_unsafe)` blocks). The AVX-512 intrinsics and
-//! `__mmask16` are stable since Rust 1.89, which this module therefore needs (`lib.rs` tells
-//! clippy so).
+//! `__mmask16` are stable since Rust 1.89, the workspace's minimum Rust version.
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
