@@ -244,7 +244,22 @@ fn run_metrics(run_dir: &Path, figures: &Path) -> Result<Value> {
     }))
 }
 
-/// The CPU model and core count, for the timing columns.
+/// The widest vector instructions the kernels use on this CPU.
+fn vector_unit() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "AVX-512";
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return "AVX2";
+        }
+    }
+    "no AVX2"
+}
+
+/// The CPU model, core count and vector instructions, for the timing columns.
 pub fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -257,7 +272,7 @@ pub fn machine() -> Value {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    json!({ "cpu": cpu, "cores": cores })
+    json!({ "cpu": cpu, "cores": cores, "vector_unit": vector_unit() })
 }
 
 #[cfg(test)]

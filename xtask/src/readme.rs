@@ -154,11 +154,7 @@ pub fn results_block(metrics: &Value) -> String {
     }
     let machine = runs.first().map(|(_, m)| &m["machine"]);
     if let Some(machine) = machine {
-        s.push_str(&format!(
-            "\nTimes measured on {} ({} cores).\n",
-            machine["cpu"].as_str().unwrap_or("an unknown CPU"),
-            machine["cores"]
-        ));
+        s.push_str(&format!("\nTimes measured on {}.\n", describe(machine)));
     }
     s
 }
@@ -215,12 +211,20 @@ pub fn bench_block(bench: &Value) -> String {
         s.push_str(&format!("\nPyTorch: {note}.\n"));
     }
     s.push_str(&format!(
-        "\n{} MNIST training images per measurement, SGD lr 0.1, after 20 warm-up batches; measured on {} ({} cores).\n",
+        "\n{} MNIST training images per measurement, SGD lr 0.1, after 20 warm-up batches; measured on {}.\n",
         bench["images"],
-        bench["machine"]["cpu"].as_str().unwrap_or("an unknown CPU"),
-        bench["machine"]["cores"]
+        describe(&bench["machine"])
     ));
     s
+}
+
+/// "CPU (N cores, AVX-512)" from a `machine` object of `figures::machine`.
+fn describe(machine: &Value) -> String {
+    let cpu = machine["cpu"].as_str().unwrap_or("an unknown CPU");
+    match machine["vector_unit"].as_str() {
+        Some(unit) => format!("{cpu} ({} cores, {unit})", machine["cores"]),
+        None => format!("{cpu} ({} cores)", machine["cores"]),
+    }
 }
 
 /// Replaces the content between `<!-- name:begin -->` and `<!-- name:end -->`.
