@@ -35,6 +35,9 @@ fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
 /// `dst[m×n] = lhs[m×k] · rhs[k×n]`, or `dst += lhs · rhs` when `accumulate`, on the calling
 /// thread. `dst` may be uninitialized when `accumulate` is false: gemm then only writes it.
 ///
+/// The product runs in the element type's own kernels where it has them for these layouts
+/// (f32 on AVX-512 CPUs, `gemm512`), else in the `gemm` crate.
+///
 /// # Panics
 ///
 /// If a matrix reaches past the end of its slice (a bug in the caller, never user input: the
