@@ -18,11 +18,13 @@ use crate::io;
 /// maximum. ReLU and the linear layers are candle ops in both.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
-    /// The fast CPU convolution of `convlens-ops` (im2col + gemm). CPU only: networks built on
-    /// another device start with [`Backend::Candle`].
+    /// The CPU kernels of `convlens-ops` for the convolutions and linear layers (fused where
+    /// no hook needs the layers apart). CPU only: networks built on another device start with
+    /// [`Backend::Candle`].
     #[default]
     Fast,
-    /// candle's own `Tensor::conv2d` plus a broadcast bias add: the reference to compare with.
+    /// candle's own `Tensor::conv2d` and `matmul`, each plus a broadcast bias add: the reference
+    /// to compare with.
     Candle,
 }
 
@@ -295,7 +297,11 @@ impl Network {
 
     fn linear(&self, x: &Tensor, weight: usize) -> Result<Tensor> {
         let (w, b) = (&self.params[weight], &self.params[weight + 1]);
-        x.matmul(&w.t()?)?.broadcast_add(b)
+        match self.backend {
+            // The op the fused forward uses, so that both forwards give the same bits.
+            Backend::Fast => convlens_ops::linear(x, w, Some(b)),
+            Backend::Candle => x.matmul(&w.t()?)?.broadcast_add(b),
+        }
     }
 }
 
