@@ -163,23 +163,22 @@ impl Element for f32 {
         rhs: crate::kernels::Mat<'_, Self>,
     ) -> bool {
         #[cfg(target_arch = "x86_64")]
-        if crate::simd::has_avx512f() && crate::gemm512::supports(&lhs, &rhs, dst_cs) {
-            // SAFETY: the CPU supports AVX-512F and the layouts are supported; the caller
-            // guarantees the bounds and initialization; `dst` is an exclusive borrow, so it
-            // overlaps neither operand.
-            unsafe {
-                crate::gemm512::gemm(
-                    m,
-                    n,
-                    k,
-                    dst.as_mut_ptr().cast::<f32>(),
-                    dst_rs,
-                    accumulate,
-                    lhs,
-                    rhs,
-                )
-            };
-            return true;
+        if crate::smallgemm::supports(&lhs, &rhs, dst_cs) {
+            let dst = dst.as_mut_ptr().cast::<f32>();
+            if crate::simd::has_avx512f() {
+                // SAFETY: the CPU supports AVX-512F and the layouts are supported; the caller
+                // guarantees the bounds and initialization; `dst` is an exclusive borrow, so
+                // it overlaps neither operand.
+                unsafe {
+                    crate::smallgemm::gemm_avx512(m, n, k, dst, dst_rs, accumulate, lhs, rhs)
+                };
+                return true;
+            }
+            if crate::simd::has_avx2_fma() {
+                // SAFETY: as above, with AVX2 and FMA.
+                unsafe { crate::smallgemm::gemm_avx2(m, n, k, dst, dst_rs, accumulate, lhs, rhs) };
+                return true;
+            }
         }
         let _ = (m, n, k, dst, dst_rs, dst_cs, accumulate, lhs, rhs);
         false

@@ -36,7 +36,7 @@ fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
 /// thread. `dst` may be uninitialized when `accumulate` is false: gemm then only writes it.
 ///
 /// The product runs in the element type's own kernels where it has them for these layouts
-/// (f32 on AVX-512 CPUs, `gemm512`), else in the `gemm` crate.
+/// (f32 with AVX-512 or AVX2 + FMA, `smallgemm`), else in the `gemm` crate.
 ///
 /// # Panics
 ///

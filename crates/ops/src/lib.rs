@@ -73,14 +73,17 @@
 //!   out) use direct kernels instead, and a kernel covering the whole input (the third layer)
 //!   is one product over the batch. The backward pass is one op computing the input, weight
 //!   and bias gradients image by image (two products and a col2im per image).
-//! - **Matrix products**: on CPUs with AVX-512, f32 products run through our own register-tiled
-//!   kernels for the two layouts the ops use (16 columns per register with the left operand
-//!   broadcast; or 16-lane inner products for operands contiguous along the inner dimension),
-//!   with no packing and masked tails: at these small sizes (16 × 75 × 144 for the second
-//!   layer) a general gemm spends much of its time packing. Elsewhere, and for f64, the `gemm`
-//!   crate (single-threaded per call; built with its AVX-512 kernels). im2col and col2im move
-//!   each row with masked 16-lane loads and stores, and the direct kernels have AVX-512
-//!   versions; AVX2 + FMA versions and portable code cover other CPUs.
+//! - **Matrix products**: f32 products run through our own register-tiled kernels for the two
+//!   layouts the ops use (a register of columns per accumulator with the left operand
+//!   broadcast; or register-wide partial inner products for operands contiguous along the
+//!   inner dimension), with no packing and masked tails: at these small sizes (16 × 75 × 144
+//!   for the second layer) a general gemm spends much of its time packing. The kernels are
+//!   written once over the register type and compiled for AVX-512 (16 lanes, 32 registers)
+//!   and AVX2 + FMA (8 lanes, 16 registers); f64, and CPUs with neither, use the `gemm` crate
+//!   (single-threaded per call). On AVX-512 CPUs im2col and col2im move each row with masked
+//!   16-lane loads and stores, and the direct kernels have AVX-512 versions; AVX2 + FMA
+//!   versions and portable code cover other CPUs. Setting [`NO_AVX512`]
+//!   (`CONVLENS_NO_AVX512=1`) runs the AVX2 code on an AVX-512 CPU, for comparison.
 //! - **Pooling**: branch-free kernels, with AVX2 versions for f32 that handle eight windows
 //!   per step and masked tails, so the course's short rows (6 and 16 windows) stay in vector
 //!   registers. The fused block records per window where its gradient goes (a `u32` code)
@@ -249,6 +252,7 @@ pub use loss::cross_entropy;
 pub use memory::keep_freed_memory;
 pub use pool::max_pool2d;
 pub use relu::relu;
+pub use simd::NO_AVX512;
 
 mod block;
 #[cfg(target_arch = "x86_64")]
@@ -262,8 +266,6 @@ mod direct_avx2;
 mod direct_avx512;
 mod element;
 mod error;
-#[cfg(target_arch = "x86_64")]
-mod gemm512;
 mod kernels;
 mod layout4;
 mod linear;
@@ -275,3 +277,5 @@ mod pool;
 mod pool_avx2;
 mod relu;
 mod simd;
+#[cfg(target_arch = "x86_64")]
+mod smallgemm;

@@ -12,13 +12,23 @@ pub(crate) fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
-/// Whether the CPU supports AVX-512F (with AVX2 and FMA, which every AVX-512 CPU has); detected
-/// once by the standard library.
+/// Whether the AVX-512 kernels run: the CPU supports AVX-512F (with AVX2 and FMA, which every
+/// AVX-512 CPU has) and the environment variable [`NO_AVX512`] is not set. Decided once per
+/// process.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) fn has_avx512f() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f") && has_avx2_fma()
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && has_avx2_fma()
+            && std::env::var_os(NO_AVX512).is_none()
+    })
 }
+
+/// Set (to anything) to run the AVX2 kernels on an AVX-512 CPU, to compare the two or to test
+/// the AVX2 code on such a machine.
+pub const NO_AVX512: &str = "CONVLENS_NO_AVX512";
 
 /// Defines `fn name<T: Element>(args) -> ret { body }` compiled twice, for the baseline target
 /// and for AVX2 + FMA, dispatching at run time. The body must be safe code; helpers it calls
