@@ -249,6 +249,9 @@ fn vector_unit() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
+            if std::env::var_os(convlens_ops::NO_AVX512).is_some() {
+                return "AVX2, AVX-512 switched off";
+            }
             return "AVX-512";
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
