@@ -120,6 +120,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             run.epochs,
             run_dir.display()
         );
+        reset_peak_rss();
         trainer::commands::train(&TrainArgs {
             dataset: run.dataset.clone(),
             data_dir: args.data_dir.clone(),
@@ -127,6 +128,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             out: Some(run_dir.clone()),
             ..TrainArgs::default()
         })?;
+        let peak_rss = peak_rss_bytes();
         let figures = out.join(run.name);
         eprintln!("== {}: figures into {}", run.name, figures.display());
         trainer::inspect::run(&InspectArgs {
@@ -144,7 +146,9 @@ pub fn pipeline(args: &Args) -> Result<Written> {
         for entry in std::fs::read_dir(&figures)? {
             files.push(entry?.path().strip_prefix(&out)?.to_path_buf());
         }
-        metrics.insert(run.name.to_string(), run_metrics(&run_dir, &figures)?);
+        let mut m = run_metrics(&run_dir, &figures)?;
+        m["peak_rss_mib"] = json!(peak_rss.map(|b| (b as f64 / 1048576.0).round()));
+        metrics.insert(run.name.to_string(), m);
     }
     let metrics_path = out.join("metrics.json");
     let mut bytes = serde_json::to_vec_pretty(&Value::Object(metrics))?;
@@ -244,6 +248,21 @@ fn run_metrics(run_dir: &Path, figures: &Path) -> Result<Value> {
     }))
 }
 
+/// Resets this process's peak resident memory (Linux `clear_refs`), so the next reading
+/// covers only what follows; elsewhere, or if refused, the peak keeps counting from the start.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak resident memory in bytes since start or the last reset (Linux
+/// `VmHWM`), if the system reports it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// The widest vector instructions the kernels use on this CPU.
 fn vector_unit() -> &'static str {
     #[cfg(target_arch = "x86_64")]
@@ -322,6 +341,14 @@ mod tests {
         let acc = m["final"]["val_accuracy"].as_f64().unwrap();
         assert!(acc > 0.9, "synthetic shapes should be learned: {acc}");
         assert_eq!(m["activation_stats"].as_array().unwrap().len(), 12);
+        if cfg!(target_os = "linux") {
+            // A training process holds at least the data and the network: tens of MiB.
+            let rss = m["peak_rss_mib"].as_f64().unwrap();
+            assert!(
+                (10.0..1000.0).contains(&rss),
+                "peak resident memory {rss} MiB"
+            );
+        }
         std::fs::remove_dir_all(written.out.parent().unwrap()).ok();
     }
 }
