@@ -7,16 +7,13 @@ use std::sync::Mutex;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, DType, Device, Layout, Shape, Tensor};
 
-use crate::conv::{check_cpu, geometry, shape_error, storage_of};
+use crate::buffer::{assume_init, assume_init_mut, dense, uninit_vec};
+use crate::conv::{geometry, storage_of};
 use crate::conv_backward::backward;
-use crate::direct;
-use crate::element::{slice, Element};
 use crate::error::Error;
-use crate::kernels::{
-    assume_init, assume_init_mut, bias_relu_rows, dense, gemm, im2col, uninit_vec, Geometry, Mat,
-};
-use crate::layout4::View4;
+use crate::kernels::{bias_relu_rows, direct, gemm, im2col, slice, Element, Mat};
 use crate::parallel::for_runs_mut2;
+use crate::shape::{check_cpu, shape_error, Geometry, View4};
 
 const OP: &str = "conv2d_relu_maxpool2d";
 
@@ -114,7 +111,7 @@ fn forward<T: Element>(
     let per_image = g.o * (g.oh / 2) * (g.ow / 2);
     let mut out = uninit_vec::<T>(g.n * per_image);
     let mut codes = uninit_vec::<u32>(g.n * per_image);
-    let work = g.n * g.o * kdim * p;
+    let work = g.work();
     for_runs_mut2(
         &mut out,
         per_image,

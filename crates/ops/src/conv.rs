@@ -6,17 +6,13 @@ use std::borrow::Cow;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, DType, Layout, Shape, Tensor};
 
+use crate::buffer::{assume_init, assume_init_mut, dense, uninit_vec};
 use crate::conv_backward::backward;
-use crate::direct;
-use crate::element::{slice, Element};
 use crate::error::Error;
-use crate::kernels::{
-    assume_init, assume_init_mut, bias_relu_cols, bias_relu_rows, dense, gemm, im2col, uninit_vec,
-    Geometry, Mat,
-};
-use crate::layout4::{check_float, View4};
+use crate::kernels::{bias_relu_cols, bias_relu_rows, direct, gemm, im2col, slice, Element, Mat};
 use crate::parallel::for_runs_mut;
 use crate::relu::relu_backward;
+use crate::shape::{check_cpu, check_float, same_dtype, shape_error, Geometry, View4};
 
 const OP: &str = "conv2d";
 
@@ -40,7 +36,9 @@ const OP: &str = "conv2d";
 ///
 /// If a tensor is not on the CPU, not f32/f64 or of another dtype than `x`; if `x` or `w` is
 /// not rank 4, the kernel is not square, `w`'s channels differ from `x`'s, `b` is not `[O]`,
-/// or the padded input is smaller than the kernel.
+/// or the padded input is smaller than the kernel; [`Error::TooLarge`](crate::Error::TooLarge)
+/// if the output, a gradient or a work buffer would exceed
+/// [`MAX_ELEMENTS`](crate::MAX_ELEMENTS) elements (a huge `padding`, say).
 ///
 /// # Example
 ///
@@ -131,46 +129,6 @@ struct Conv2d {
     relu: bool,
 }
 
-pub(crate) fn same_dtype(
-    op: &'static str,
-    arg: &'static str,
-    expected: DType,
-    got: DType,
-) -> Result<(), Error> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(Error::DTypeMismatch {
-            op,
-            arg,
-            expected,
-            got,
-        })
-    }
-}
-
-/// Checks that all arguments live on the CPU.
-pub(crate) fn check_cpu(
-    op: &'static str,
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-) -> Result<(), Error> {
-    if [Some(x), Some(w), b]
-        .into_iter()
-        .flatten()
-        .all(|t| t.device().is_cpu())
-    {
-        Ok(())
-    } else {
-        Err(Error::NotCpu { op })
-    }
-}
-
-pub(crate) fn shape_error(op: &'static str, message: String) -> Error {
-    Error::Shape { op, message }
-}
-
 /// Checks the forward arguments and derives the sizes.
 pub(crate) fn geometry(
     op: &'static str,
@@ -182,7 +140,7 @@ pub(crate) fn geometry(
     check_float(op, "x", x.0.dtype())?;
     same_dtype(op, "w", x.0.dtype(), w.0.dtype())?;
     let xv = View4::new(op, "x", x.1)?;
-    let [n, c, h, wd] = xv.dims;
+    let c = xv.dims[1];
     let [o, wc, k, k2] = match w.1.dims() {
         &[o, wc, k, k2] => [o, wc, k, k2],
         dims => {
@@ -232,26 +190,7 @@ pub(crate) fn geometry(
             ));
         }
     }
-    if h + 2 * padding < k || wd + 2 * padding < k {
-        return Err(shape_error(
-            op,
-            format!(
-                "input {:?} with padding {padding} is smaller than the {k}x{k} kernel",
-                xv.dims
-            ),
-        ));
-    }
-    let g = Geometry {
-        n,
-        c,
-        h,
-        w: wd,
-        o,
-        k,
-        pad: padding,
-        oh: h + 2 * padding - k + 1,
-        ow: wd + 2 * padding - k + 1,
-    };
+    let g = Geometry::new(op, xv.dims, o, k, padding)?;
     Ok((g, xv))
 }
 
@@ -274,7 +213,7 @@ fn forward<T: Element>(
     let (p, kdim) = (g.positions(), g.kdim());
     let per_image = g.o * p;
     let mut out = uninit_vec::<T>(g.n * per_image);
-    let work = g.n * g.o * kdim * p;
+    let work = g.work();
     let epilogue = b.is_some() || relu;
     if g.is_dense() {
         // out[N × O] = X[N × kdim] · Wᵀ[kdim × O], straight from the input.

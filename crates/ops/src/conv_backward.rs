@@ -7,15 +7,12 @@ use std::mem::MaybeUninit;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Storage, Tensor};
 
-use crate::conv::{dense_images, same_dtype, shape_error, storage_of};
-use crate::direct;
-use crate::element::{slice, Element};
-use crate::kernels::{
-    add_row_sums, assume_init, assume_init_mut, col2im, dense, gemm, im2col, uninit_vec, Geometry,
-    Mat,
-};
-use crate::layout4::{check_float, View4};
+use crate::buffer::{as_uninit, assume_init, assume_init_mut, dense, uninit_vec};
+use crate::conv::{dense_images, storage_of};
+use crate::error::Error;
+use crate::kernels::{add_row_sums, col2im, direct, gemm, im2col, slice, Element, Mat};
 use crate::parallel::{join, map_runs_mut};
+use crate::shape::{check_float, same_dtype, shape_error, work, Geometry, View4, MAX_ELEMENTS};
 
 const OP: &str = "conv2d-backward";
 
@@ -112,16 +109,6 @@ fn transpose<T: Copy>(m: &[T], rows: usize, cols: usize, t: &mut [T]) {
     }
 }
 
-/// Views an initialized slice as `MaybeUninit`, for kernels that only write.
-///
-/// # Safety
-///
-/// The caller must not write uninitialized values through the returned slice.
-pub(crate) unsafe fn as_uninit<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
-    // SAFETY: same layout; MaybeUninit<T> accepts every bit pattern T has.
-    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<MaybeUninit<T>>(), s.len()) }
-}
-
 /// The per-run sums of the weight gradient (`O × kdim`, natural layout) and bias gradient.
 struct Partial<T> {
     dw: Vec<T>,
@@ -150,7 +137,13 @@ fn compute<T: Element>(
     let mut out = uninit_vec::<T>(xlen + wlen + blen);
     let (dx, params) = out.split_at_mut(xlen);
     let per_dx = if op.input { image } else { 0 };
-    let work = g.n * g.o * kdim * p * (usize::from(op.input) + usize::from(op.weight)).max(1);
+    let work = work(&[
+        g.n,
+        g.o,
+        kdim,
+        p,
+        (usize::from(op.input) + usize::from(op.weight)).max(1),
+    ]);
     if g.is_dense() {
         dense_backward(op, g, x, xv, w, grad, dx, params);
         // SAFETY: `dense_backward` wrote every part.
@@ -307,7 +300,7 @@ fn dense_backward<T: Element>(
     params: &mut [MaybeUninit<T>],
 ) {
     let kdim = g.kdim();
-    let work = g.n * g.o * kdim;
+    let work = work(&[g.n, g.o, kdim]);
     let params_grad = move || {
         let (dw, db) = params.split_at_mut(if op.weight { g.o * kdim } else { 0 });
         if op.bias {
@@ -374,9 +367,9 @@ impl CustomOp3 for Conv2dBackward {
         same_dtype(OP, "w", xs.dtype(), ws.dtype())?;
         same_dtype(OP, "grad", xs.dtype(), gs.dtype())?;
         let xv = View4::new(OP, "x", xl)?;
-        let [n, c, h, wd] = xv.dims;
+        let n = xv.dims[0];
         let (o, k) = match wl.dims() {
-            &[o, wc, k, k2] if wc == c && k == k2 => (o, k),
+            &[o, wc, k, k2] if wc == xv.dims[1] && k == k2 => (o, k),
             dims => {
                 return Err(shape_error(
                     OP,
@@ -385,25 +378,12 @@ impl CustomOp3 for Conv2dBackward {
                 .into())
             }
         };
-        let pad = self.padding;
-        if h + 2 * pad < k || wd + 2 * pad < k {
-            return Err(shape_error(
-                OP,
-                format!("input {:?} is smaller than the {k}x{k} kernel", xv.dims),
-            )
-            .into());
+        if k == 0 {
+            return Err(
+                shape_error(OP, format!("weight {:?} has an empty kernel", wl.dims())).into(),
+            );
         }
-        let g = Geometry {
-            n,
-            c,
-            h,
-            w: wd,
-            o,
-            k,
-            pad,
-            oh: h + 2 * pad - k + 1,
-            ow: wd + 2 * pad - k + 1,
-        };
+        let g = Geometry::new(OP, xv.dims, o, k, self.padding)?;
         let expected = match self.codes {
             Some(_) => [n, o, g.oh / 2, g.ow / 2],
             None => [n, o, g.oh, g.ow],
@@ -437,6 +417,24 @@ impl CustomOp3 for Conv2dBackward {
             },
             None => None,
         };
+        // Each part fits (checked by `Geometry::new`); their sum is checked here.
+        let len = [
+            usize::from(self.input) * n * g.c * g.h * g.w,
+            usize::from(self.weight) * o * g.kdim(),
+            usize::from(self.bias) * o,
+        ]
+        .into_iter()
+        .try_fold(0usize, usize::checked_add)
+        .filter(|&len| len <= MAX_ELEMENTS)
+        .ok_or_else(|| Error::TooLarge {
+            op: OP,
+            what: "gradient",
+            args: format!(
+                "`x` of shape {:?} and `w` of shape {:?}",
+                xv.dims,
+                wl.dims()
+            ),
+        })?;
         let out = match xs.dtype() {
             DType::F32 => storage_of(compute(
                 self,
@@ -457,9 +455,6 @@ impl CustomOp3 for Conv2dBackward {
                 codes.as_deref(),
             )),
         };
-        let len = usize::from(self.input) * n * c * h * wd
-            + usize::from(self.weight) * o * g.kdim()
-            + usize::from(self.bias) * o;
         Ok((out, Shape::from(len)))
     }
 }

@@ -52,6 +52,21 @@ pub enum Error {
         /// What is wrong, with the numbers involved.
         message: String,
     },
+    /// A size derived from the arguments (an output, a gradient or a work buffer) does not fit
+    /// in the address space: its computation overflows `usize`, or it holds more than
+    /// [`MAX_ELEMENTS`](crate::MAX_ELEMENTS) elements. Nothing is computed.
+    #[error(
+        "{op}: the {what} would be too large (more than {max} elements) for {args}",
+        max = crate::MAX_ELEMENTS
+    )]
+    TooLarge {
+        /// The op that rejected the arguments.
+        op: &'static str,
+        /// The size that overflows, such as "output" or "padded input".
+        what: &'static str,
+        /// The arguments it derives from, with their values.
+        args: String,
+    },
     /// The tensors do not live on the CPU.
     #[error("{op}: only the CPU device is supported")]
     NotCpu {

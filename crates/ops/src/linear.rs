@@ -1,18 +1,16 @@
 //! Fully connected layers (`x · Wᵀ + b`, optionally followed by ReLU) with gemm-based
 //! gradients.
 
-use std::mem::MaybeUninit;
-
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 
-use crate::conv::{check_cpu, same_dtype, shape_error, storage_of};
-use crate::element::{slice, Element};
+use crate::buffer::{as_uninit, assume_init, assume_init_mut, dense, uninit_vec};
+use crate::conv::storage_of;
 use crate::error::Error;
-use crate::kernels::{assume_init, assume_init_mut, bias_relu_cols, dense, gemm, uninit_vec, Mat};
-use crate::layout4::check_float;
+use crate::kernels::{bias_relu_cols, gemm, slice, Element, Mat};
 use crate::parallel::{for_runs_mut, map_runs};
 use crate::relu::relu_backward;
+use crate::shape::{check_cpu, check_float, elements, product, same_dtype, shape_error, work};
 
 const OP: &str = "linear";
 const OP_BWD_PARAMS: &str = "linear-backward-params";
@@ -34,7 +32,9 @@ const OP_BWD_INPUT: &str = "linear-backward-input";
 /// # Errors
 ///
 /// If a tensor is not on the CPU, not f32/f64 or of another dtype than `x`; if `x` or `w` is
-/// not rank 2, their inner sizes differ, or `b` is not `[O]`.
+/// not rank 2, their inner sizes differ, or `b` is not `[O]`;
+/// [`Error::TooLarge`](crate::Error::TooLarge) if an operand or the output would exceed
+/// [`MAX_ELEMENTS`](crate::MAX_ELEMENTS) elements.
 ///
 /// # Example
 ///
@@ -155,7 +155,7 @@ fn forward<T: Element>(
 ) -> Vec<T> {
     let (n, i, o) = (xm.rows, xm.cols, wm.rows);
     let mut out = uninit_vec::<T>(n * o);
-    for_runs_mut(&mut out, o, n, n * o * i, |run, dst| {
+    for_runs_mut(&mut out, o, n, work(&[n, o, i]), |run, dst| {
         // y[run × O] = x[run × I] · wᵀ[I × O]
         gemm(
             run.len(),
@@ -216,6 +216,9 @@ impl Linear {
                 .into());
             }
         }
+        check_product(OP, "output", (x.1, w.1), &[xm.rows, wm.rows])?;
+        check_product(OP, "input", (x.1, w.1), &[xm.rows, xm.cols])?;
+        check_product(OP, "weight", (x.1, w.1), &[wm.rows, wm.cols])?;
         fn run<T: Element>(
             x: (&CpuStorage, &Matrix),
             w: (&CpuStorage, &Matrix),
@@ -284,6 +287,27 @@ impl Linear {
     }
 }
 
+/// Checks that a matrix of `rows × cols` (derived from the two layouts) fits.
+fn check_product(
+    op: &'static str,
+    what: &'static str,
+    (a, b): (&Layout, &Layout),
+    dims: &[usize],
+) -> Result<(), Error> {
+    match product(dims) {
+        Some(_) => Ok(()),
+        None => Err(Error::TooLarge {
+            op,
+            what,
+            args: format!(
+                "`x` of shape {:?} and `w` of shape {:?}",
+                a.dims(),
+                b.dims()
+            ),
+        }),
+    }
+}
+
 /// Checks the output gradient `[N, O]` against the other operand's sizes.
 fn grad_matrix(
     op: &'static str,
@@ -294,6 +318,7 @@ fn grad_matrix(
     cols: usize,
 ) -> Result<(), Error> {
     same_dtype(op, "grad", dtype, gs.dtype())?;
+    elements(op, "grad", gl.dims())?;
     if gl.dims() != [rows, cols] {
         return Err(shape_error(
             op,
@@ -316,12 +341,12 @@ fn params_backward<T: Element>(
     let (n, i) = (xm.rows, xm.cols);
     let wlen = if op.weight { o * i } else { 0 };
     let blen = if op.bias { o } else { 0 };
-    let partials = map_runs(n, n * o * i, |run| {
+    let partials = map_runs(n, work(&[n, o, i]), |run| {
         let mut acc = vec![T::ZERO; wlen + blen];
         let (dw, db) = acc.split_at_mut(wlen);
         if op.bias {
             // Column sums of g[run × O]: row sums of its transpose, one output at a time.
-            for row in g[run.start * o..run.end * o].chunks_exact(o) {
+            for row in g[run.start * o..run.end * o].chunks_exact(o.max(1)) {
                 for (d, &v) in db.iter_mut().zip(row) {
                     *d += v;
                 }
@@ -357,20 +382,10 @@ fn params_backward<T: Element>(
     total
 }
 
-/// Views an initialized slice as `MaybeUninit`, for gemm's destination.
-///
-/// # Safety
-///
-/// The caller must not write uninitialized values through the returned slice (gemm never does).
-unsafe fn as_uninit<T>(s: &mut [T]) -> &mut [MaybeUninit<T>] {
-    // SAFETY: same layout; MaybeUninit<T> accepts every bit pattern T has.
-    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<MaybeUninit<T>>(), s.len()) }
-}
-
 fn input_backward<T: Element>(w: &[T], wm: &Matrix, g: &[T], n: usize) -> Vec<T> {
     let (o, i) = (wm.rows, wm.cols);
     let mut dx = uninit_vec::<T>(n * i);
-    for_runs_mut(&mut dx, i, n, n * o * i, |run, dst| {
+    for_runs_mut(&mut dx, i, n, work(&[n, o, i]), |run, dst| {
         // dx[run × I] = g[run × O] · w[O × I]
         gemm(
             run.len(),
@@ -403,8 +418,11 @@ impl CustomOp2 for LinearBackwardParams {
         let op = OP_BWD_PARAMS;
         check_float(op, "x", xs.dtype())?;
         let xm = Matrix::new(op, "x", xl)?;
+        elements(op, "x", xl.dims())?;
         let o = gl.dims().get(1).copied().unwrap_or(0);
         grad_matrix(op, xs.dtype(), gs, gl, xm.rows, o)?;
+        // The weight gradient `o × i` and the bias gradient `o`: `o · (i + 1)` elements.
+        check_product(op, "gradient", (xl, gl), &[o, xm.cols.saturating_add(1)])?;
         let out = match xs.dtype() {
             DType::F32 => storage_of(params_backward(
                 self,
@@ -441,8 +459,10 @@ impl CustomOp2 for LinearBackwardInput {
         let op = OP_BWD_INPUT;
         check_float(op, "w", ws.dtype())?;
         let wm = Matrix::new(op, "w", wl)?;
+        elements(op, "w", wl.dims())?;
         let n = gl.dims().first().copied().unwrap_or(0);
         grad_matrix(op, ws.dtype(), gs, gl, n, wm.rows)?;
+        check_product(op, "input gradient", (wl, gl), &[n, wm.cols])?;
         let out = match ws.dtype() {
             DType::F32 => storage_of(input_backward(
                 slice::<f32>(ws)?,

@@ -4,6 +4,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 
 use crate::error::Error;
+use crate::shape::elements;
 
 const OP: &str = "cross-entropy";
 
@@ -17,8 +18,9 @@ const OP: &str = "cross-entropy";
 ///
 /// # Errors
 ///
-/// If the shapes or dtypes are not as above, a label is not below `C`, or a tensor is not on
-/// the CPU.
+/// If the shapes or dtypes are not as above, a label is not below `C`, a tensor is not on
+/// the CPU, or (a broadcast view) has more than [`MAX_ELEMENTS`](crate::MAX_ELEMENTS)
+/// elements.
 ///
 /// # Example
 ///
@@ -40,6 +42,8 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> candle_core::Result<Te
     if !logits.device().is_cpu() || !labels.device().is_cpu() {
         return Err(Error::NotCpu { op: OP }.into());
     }
+    elements(OP, "logits", logits.dims())?;
+    elements(OP, "labels", labels.dims())?;
     let (n, _) = logits.dims2()?;
     if labels.dims() != [n] {
         candle_core::bail!(

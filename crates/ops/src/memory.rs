@@ -6,8 +6,8 @@
 /// hundreds of KiB to a few MiB each). By default glibc serves blocks of 128 KiB and more with
 /// `mmap` and unmaps them on `free` (and trims the heap top above 128 KiB), so the next step
 /// faults the same memory in again page by page. On the 2-core VMs of the course that can cost
-/// more than the arithmetic: depending on the allocation history, a backward pass ran up to
-/// 20× slower in our measurements (see the crate documentation). This sets
+/// more than the arithmetic: depending on the allocation history, a backward pass can run
+/// several times slower (see the crate documentation). This sets
 /// `M_MMAP_THRESHOLD` to 32 MiB (glibc's maximum) and `M_TRIM_THRESHOLD` to 512 MiB, the same as
 /// `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912`.
 ///

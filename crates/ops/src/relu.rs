@@ -5,12 +5,11 @@ use std::mem::MaybeUninit;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor};
 
-use crate::element::{slice, Element};
+use crate::buffer::{assume_init, dense, uninit_vec};
 use crate::error::Error;
-use crate::kernels::{assume_init, dense, uninit_vec};
-use crate::layout4::check_float;
+use crate::kernels::{masked_into, relu_into, slice, Element};
 use crate::parallel::for_runs_mut;
-use crate::simd::multiversion;
+use crate::shape::{check_float, elements};
 
 const OP: &str = "relu";
 const OP_BWD: &str = "relu-backward";
@@ -24,7 +23,8 @@ const OP_BWD: &str = "relu-backward";
 ///
 /// # Errors
 ///
-/// If `x` is not f32 or f64, or not on the CPU.
+/// If `x` is not f32 or f64, not on the CPU, or (a broadcast view) of more than
+/// [`MAX_ELEMENTS`](crate::MAX_ELEMENTS) elements.
 ///
 /// # Example
 ///
@@ -43,25 +43,6 @@ pub fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
         return Err(Error::NotCpu { op: OP }.into());
     }
     x.apply_op1(Relu)
-}
-
-multiversion! {
-/// `out = relu(x)` element-wise, keeping NaN.
-fn relu_into<T: Element>(x: &[T], out: &mut [MaybeUninit<T>]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        // A select, not `max`: `f32::max` would turn NaN into 0.
-        *o = MaybeUninit::new(if v < T::ZERO { T::ZERO } else { v });
-    }
-}
-}
-
-multiversion! {
-/// `out = grad` where `res > 0`, zero elsewhere, element-wise.
-fn masked_into<T: Element>(res: &[T], grad: &[T], out: &mut [MaybeUninit<T>]) {
-    for ((o, &r), &g) in out.iter_mut().zip(res).zip(grad) {
-        *o = MaybeUninit::new(if r > T::ZERO { g } else { T::ZERO });
-    }
-}
 }
 
 /// The output gradient where the ReLU output is positive, zero elsewhere, as a new contiguous
@@ -114,6 +95,7 @@ impl CustomOp1 for Relu {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         check_float(OP, "x", storage.dtype())?;
+        elements(OP, "x", layout.dims())?;
         let y = match storage.dtype() {
             DType::F32 => CpuStorage::F32(relu_forward(slice::<f32>(storage)?, layout)),
             _ => CpuStorage::F64(relu_forward(slice::<f64>(storage)?, layout)),
@@ -153,6 +135,7 @@ impl CustomOp2 for ReluBackward {
             }
             .into());
         }
+        elements(OP_BWD, "output", rl.dims())?;
         if rl.dims() != gl.dims() {
             return Err(Error::Shape {
                 op: OP_BWD,

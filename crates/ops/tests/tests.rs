@@ -6,5 +6,7 @@ mod conv;
 mod fixtures;
 mod linear;
 mod loss;
+mod overflow;
 mod pool;
+mod properties;
 mod relu;

@@ -14,13 +14,12 @@
 //!   of partial inner products per output, a small tile of outputs at once, each reduced
 //!   across its lanes at the end; the inner dimension's tail is a masked load.
 //!
-//! The kernels are written once, generic over the register type ([`Vector`]), and compiled
-//! for each instruction set inside a `#[target_feature]` function; tile sizes follow the
-//! register count (32 with AVX-512, 16 with AVX2). Other layouts are left to the `gemm` crate
-//! (see `kernels::gemm`). Every output element is a sum in a fixed order, so results do not
-//! depend on how a caller splits the rows.
-
-use std::arch::x86_64::*;
+//! The kernels are written once here, generic over the register type ([`Vector`]), and
+//! compiled for each instruction set inside a `#[target_feature]` function: the AVX-512
+//! version is `kernels/x86/avx512/gemm.rs`, the AVX2 one `kernels/x86/avx2/gemm.rs`, each with
+//! its register type. Tile sizes follow the register count (32 with AVX-512, 16 with AVX2).
+//! Other layouts are left to the `gemm` crate (see `kernels::gemm`). Every output element is a
+//! sum in a fixed order, so results do not depend on how a caller splits the rows.
 
 use crate::kernels::Mat;
 
@@ -29,57 +28,12 @@ pub(crate) fn supports(lhs: &Mat<'_, f32>, rhs: &Mat<'_, f32>, dst_cs: usize) ->
     dst_cs == 1 && (rhs.cs == 1 || (lhs.cs == 1 && rhs.rs == 1))
 }
 
-/// `dst[m×n] = lhs[m×k] · rhs[k×n]`, or `dst += lhs · rhs` when `accumulate`, with AVX-512;
-/// `dst` has row stride `dst_rs` and column stride 1 and is only read when `accumulate` is set.
-///
-/// # Safety
-///
-/// The CPU supports AVX-512F; [`supports`] holds; each matrix lies inside its slice and `dst`
-/// (valid for writes of `(m − 1)·dst_rs + n` elements) does not overlap `lhs` or `rhs`.
-#[allow(clippy::too_many_arguments)] // the shape, the destination and two strided operands
-#[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn gemm_avx512(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: Mat<'_, f32>,
-    rhs: Mat<'_, f32>,
-) {
-    // SAFETY: forwarded from the caller; the CPU has AVX-512F, which `Avx512`'s operations
-    // need, and they are inlined here where it is enabled.
-    unsafe { product::<Avx512>(m, n, k, dst, dst_rs, accumulate, &lhs, &rhs) }
-}
-
-/// As [`gemm_avx512`], with AVX2 and FMA.
-///
-/// # Safety
-///
-/// As for [`gemm_avx512`], with AVX2 and FMA instead of AVX-512F.
-#[allow(clippy::too_many_arguments)] // as gemm_avx512
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn gemm_avx2(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: Mat<'_, f32>,
-    rhs: Mat<'_, f32>,
-) {
-    // SAFETY: as in `gemm_avx512`, for AVX2 and FMA.
-    unsafe { product::<Avx2>(m, n, k, dst, dst_rs, accumulate, &lhs, &rhs) }
-}
-
 /// A vector register of f32 lanes and the operations the kernels need, with the tile sizes
 /// that fit the instruction set's register file.
 ///
 /// Every method is `unsafe` and must only run where the instruction set is enabled: the
 /// implementations are `#[inline(always)]` into the `#[target_feature]` entry points.
-trait Vector: Copy {
+pub(crate) trait Vector: Copy {
     /// Lanes per register.
     const LANES: usize;
     /// The widest NN tile, in registers.
@@ -107,148 +61,16 @@ trait Vector: Copy {
     unsafe fn sum(v: Self) -> f32;
 }
 
-/// AVX-512F: 16 lanes, 32 registers.
-#[derive(Clone, Copy)]
-struct Avx512(__m512);
-
-impl Vector for Avx512 {
-    const LANES: usize = 16;
-    const NN_MAX_WIDTH: usize = 4;
-    // Wide tiles need fewer rows to keep 24 accumulators busy; all fit the 32 registers with
-    // the loaded `rhs` vectors.
-    const NN_ROWS: [usize; 5] = [0, 12, 12, 8, 6];
-    const NT_TILE: usize = 4;
-    type Mask = __mmask16;
-
-    #[inline(always)]
-    unsafe fn zero() -> Self {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe { Self(_mm512_setzero_ps()) }
-    }
-    #[inline(always)]
-    unsafe fn splat(x: f32) -> Self {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe { Self(_mm512_set1_ps(x)) }
-    }
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        // SAFETY: AVX-512F is enabled (trait contract); the pointer is valid for 16 reads.
-        Self(unsafe { _mm512_loadu_ps(p) })
-    }
-    #[inline(always)]
-    unsafe fn first(n: usize) -> __mmask16 {
-        if n >= 16 {
-            0xFFFF
-        } else {
-            (1u16 << n) - 1
-        }
-    }
-    #[inline(always)]
-    unsafe fn load_masked(m: __mmask16, p: *const f32) -> Self {
-        // SAFETY: AVX-512F is enabled (trait contract); the pointer is valid for the masked lanes.
-        Self(unsafe { _mm512_maskz_loadu_ps(m, p) })
-    }
-    #[inline(always)]
-    unsafe fn store_masked(m: __mmask16, p: *mut f32, v: Self) {
-        // SAFETY: AVX-512F is enabled (trait contract); the pointer is valid for the masked lanes.
-        unsafe { _mm512_mask_storeu_ps(p, m, v.0) }
-    }
-    #[inline(always)]
-    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe { Self(_mm512_fmadd_ps(a.0, b.0, c.0)) }
-    }
-    #[inline(always)]
-    unsafe fn add(a: Self, b: Self) -> Self {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe { Self(_mm512_add_ps(a.0, b.0)) }
-    }
-    #[inline(always)]
-    unsafe fn sum(v: Self) -> f32 {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe { _mm512_reduce_add_ps(v.0) }
-    }
-}
-
-/// AVX2 with FMA: 8 lanes, 16 registers.
-#[derive(Clone, Copy)]
-struct Avx2(__m256);
-
-impl Vector for Avx2 {
-    const LANES: usize = 8;
-    const NN_MAX_WIDTH: usize = 2;
-    // 8 or 12 accumulators, the loaded `rhs` vectors and a broadcast in 16 registers.
-    const NN_ROWS: [usize; 5] = [0, 8, 6, 0, 0];
-    const NT_TILE: usize = 3;
-    type Mask = __m256i;
-
-    #[inline(always)]
-    unsafe fn zero() -> Self {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe { Self(_mm256_setzero_ps()) }
-    }
-    #[inline(always)]
-    unsafe fn splat(x: f32) -> Self {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe { Self(_mm256_set1_ps(x)) }
-    }
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        // SAFETY: AVX is enabled (trait contract); the pointer is valid for 8 reads.
-        Self(unsafe { _mm256_loadu_ps(p) })
-    }
-    #[inline(always)]
-    unsafe fn first(n: usize) -> __m256i {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe {
-            // Lane i is on (all bits set) when i < n.
-            _mm256_cmpgt_epi32(
-                _mm256_set1_epi32(n.min(8) as i32),
-                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-            )
-        }
-    }
-    #[inline(always)]
-    unsafe fn load_masked(m: __m256i, p: *const f32) -> Self {
-        // SAFETY: the caller's pointer is valid for the masked lanes; `vmaskmovps` does not
-        // access the others.
-        Self(unsafe { _mm256_maskload_ps(p, m) })
-    }
-    #[inline(always)]
-    unsafe fn store_masked(m: __m256i, p: *mut f32, v: Self) {
-        // SAFETY: as for `load_masked`.
-        unsafe { _mm256_maskstore_ps(p, m, v.0) }
-    }
-    #[inline(always)]
-    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe { Self(_mm256_fmadd_ps(a.0, b.0, c.0)) }
-    }
-    #[inline(always)]
-    unsafe fn add(a: Self, b: Self) -> Self {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe { Self(_mm256_add_ps(a.0, b.0)) }
-    }
-    #[inline(always)]
-    unsafe fn sum(v: Self) -> f32 {
-        // SAFETY: the instruction set is enabled wherever a kernel runs (trait contract).
-        unsafe {
-            let s = _mm_add_ps(_mm256_castps256_ps128(v.0), _mm256_extractf128_ps::<1>(v.0));
-            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-            let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
-            _mm_cvtss_f32(s)
-        }
-    }
-}
-
 /// The product, with the layout's kernel.
 ///
 /// # Safety
 ///
-/// As for [`gemm_avx512`], with `V`'s instruction set enabled in the caller.
-#[allow(clippy::too_many_arguments)] // as gemm_avx512
+/// `V`'s instruction set is enabled in the caller; [`supports`] holds; each matrix lies inside
+/// its slice and `dst` (valid for writes of `(m − 1)·dst_rs + n` elements) does not overlap
+/// `lhs` or `rhs`.
+#[allow(clippy::too_many_arguments)] // the shape, the destination and two strided operands
 #[inline(always)]
-unsafe fn product<V: Vector>(
+pub(crate) unsafe fn product<V: Vector>(
     m: usize,
     n: usize,
     k: usize,
@@ -673,14 +495,36 @@ mod tests {
         }
     }
 
-    /// The instruction sets this CPU has, with their kernels.
-    fn kernels() -> Vec<(&'static str, Kernel)> {
-        let mut k: Vec<(&'static str, Kernel)> = Vec::new();
-        if crate::simd::has_avx512f() {
-            k.push(("AVX-512", gemm_avx512));
+    /// The portable product (the `gemm` crate), in the signature of the x86 kernels.
+    ///
+    /// # Safety
+    ///
+    /// As for the x86 kernels, less the instruction set.
+    #[allow(clippy::too_many_arguments)] // as the kernels
+    unsafe fn portable(
+        m: usize,
+        n: usize,
+        k: usize,
+        dst: *mut f32,
+        dst_rs: usize,
+        accumulate: bool,
+        lhs: Mat<'_, f32>,
+        rhs: Mat<'_, f32>,
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            crate::kernels::portable::gemm::gemm(m, n, k, dst, dst_rs, 1, accumulate, lhs, rhs)
         }
-        if crate::simd::has_avx2_fma() {
-            k.push(("AVX2", gemm_avx2));
+    }
+
+    /// The instruction sets this CPU has, with their kernels; the portable product first.
+    fn kernels() -> Vec<(&'static str, Kernel)> {
+        let mut k: Vec<(&'static str, Kernel)> = vec![("portable", portable)];
+        if crate::kernels::x86::has_avx512f() {
+            k.push(("AVX-512", crate::kernels::x86::avx512::gemm::gemm));
+        }
+        if crate::kernels::x86::has_avx2_fma() {
+            k.push(("AVX2", crate::kernels::x86::avx2::gemm::gemm));
         }
         k
     }
@@ -688,9 +532,13 @@ mod tests {
     #[test]
     fn matches_a_reference_for_all_layouts_and_tile_remainders() {
         let kernels = kernels();
-        if kernels.is_empty() {
-            eprintln!("skipped: the CPU has neither AVX-512F nor AVX2 with FMA");
-        }
+        let names: Vec<&str> = kernels.iter().map(|&(name, _)| name).collect();
+        eprintln!("gemm kernels checked: {names:?} (the others are not supported by this CPU)");
+        assert_eq!(
+            names.first(),
+            Some(&"portable"),
+            "the portable product runs everywhere"
+        );
         // The course network's products, then sizes around every tile and register edge.
         let shapes = [
             (16, 144, 75),

@@ -8,74 +8,57 @@
 //! and the natural one in both directions, and `_mm256_unpack{lo,hi}_ps` of the even and odd
 //! parts restores the original interleaving.
 //!
-//! Every function requires AVX2 and is `unsafe` for that reason (and to keep the crate's minimum
-//! Rust version). The intrinsics are unsafe to call before Rust 1.87 and safe inside these
-//! functions after, hence the `allow(unused_unsafe)` blocks.
+//! Every function requires AVX2 (`#[target_feature]`): the row kernels check their bounds and
+//! are safe to call where AVX2 is enabled; the register-only helpers are safe too; only the
+//! masked loads and stores through pointers need `unsafe`. The portable versions are in
+//! `kernels/portable/pool.rs`.
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
+use crate::shape::fits;
+
 /// Lane masks for the first `n` of 16 floats (as two 8-lane halves), for masked loads/stores.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn masks16(n: usize) -> (__m256i, __m256i) {
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX2 is enabled; register-only intrinsics.
-    unsafe {
-        let n = _mm256_set1_epi32(n.min(16) as i32);
-        let lo = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let hi = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
-        (_mm256_cmpgt_epi32(n, lo), _mm256_cmpgt_epi32(n, hi))
-    }
+fn masks16(n: usize) -> (__m256i, __m256i) {
+    let n = _mm256_set1_epi32(n.min(16) as i32);
+    let lo = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let hi = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
+    (_mm256_cmpgt_epi32(n, lo), _mm256_cmpgt_epi32(n, hi))
 }
 
 /// Mask for the first `n` of 8 floats.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn mask8(n: usize) -> __m256i {
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX2 is enabled; register-only intrinsics.
-    unsafe {
-        let n = _mm256_set1_epi32(n.min(8) as i32);
-        _mm256_cmpgt_epi32(n, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
-    }
+fn mask8(n: usize) -> __m256i {
+    let n = _mm256_set1_epi32(n.min(8) as i32);
+    _mm256_cmpgt_epi32(n, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 }
 
 /// Swaps the middle 64-bit quarters: between natural window order and shuffle order.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn swap_middle(v: __m256) -> __m256 {
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX2 is enabled; register-only intrinsics.
-    unsafe {
-        _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
-    }
+fn swap_middle(v: __m256) -> __m256 {
+    _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
 }
 
 /// Lanes where `v` replaces the running maximum `best` (greater, or NaN), as in the scalar code.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn replaces(v: __m256, best: __m256) -> __m256 {
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX2 is enabled; register-only intrinsics.
-    unsafe {
-        _mm256_or_ps(
-            _mm256_cmp_ps::<_CMP_GT_OQ>(v, best),
-            _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v),
-        )
-    }
+fn replaces(v: __m256, best: __m256) -> __m256 {
+    _mm256_or_ps(
+        _mm256_cmp_ps::<_CMP_GT_OQ>(v, best),
+        _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v),
+    )
 }
 
 /// `g` in the lanes whose code is `code`, zero elsewhere.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn where_code(codes: __m256i, code: i32, g: __m256) -> __m256 {
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX2 is enabled; register-only intrinsics.
-    unsafe {
-        let hit = _mm256_cmpeq_epi32(codes, _mm256_set1_epi32(code));
-        _mm256_and_ps(_mm256_castsi256_ps(hit), g)
-    }
+fn where_code(codes: __m256i, code: i32, g: __m256) -> __m256 {
+    let hit = _mm256_cmpeq_epi32(codes, _mm256_set1_epi32(code));
+    _mm256_and_ps(_mm256_castsi256_ps(hit), g)
 }
 
 /// Loads floats `i..i + 16` of `row` (only the first `valid`), as even and odd columns.
@@ -87,7 +70,6 @@ unsafe fn where_code(codes: __m256i, code: i32, g: __m256) -> __m256 {
 #[target_feature(enable = "avx2")]
 unsafe fn load_pairs(row: &[f32], i: usize, valid: usize) -> (__m256, __m256) {
     let p = row.as_ptr().wrapping_add(i);
-    #[allow(unused_unsafe)]
     // SAFETY: the first `valid` floats from `p` are in bounds (caller); masked-out lanes are
     // not accessed.
     unsafe {
@@ -123,7 +105,6 @@ unsafe fn store_pairs(
     odd: __m256,
 ) {
     let p = row.as_mut_ptr().cast::<f32>().wrapping_add(i);
-    #[allow(unused_unsafe)]
     // SAFETY: as for `load_pairs`.
     unsafe {
         let lo = _mm256_unpacklo_ps(even, odd);
@@ -142,22 +123,17 @@ unsafe fn store_pairs(
 /// Pools one output row: `out[j]` is the maximum of window `j` of the rows `a`, `b` (NaN if
 /// the window holds one).
 ///
-/// # Safety
-///
-/// The CPU must support AVX2.
-///
 /// # Panics
 ///
 /// If `a` or `b` holds fewer than `2 * out.len()` floats.
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn forward_row(a: &[f32], b: &[f32], out: &mut [MaybeUninit<f32>]) {
+pub(crate) fn forward_row(a: &[f32], b: &[f32], out: &mut [MaybeUninit<f32>]) {
     let ow = out.len();
-    assert!(a.len() >= 2 * ow && b.len() >= 2 * ow);
+    assert!(fits(&[2, ow], a.len()) && fits(&[2, ow], b.len()));
     let mut j = 0;
     while j < ow {
         let windows = (ow - j).min(8);
-        #[allow(unused_unsafe)]
-        // SAFETY: AVX2 (caller); `2 * windows` floats from `2 * j` lie inside `a` and `b`
+        // SAFETY: AVX2 is enabled; `2 * windows` floats from `2 * j` lie inside `a` and `b`
         // (asserted), and `windows` outputs from `j` inside `out`.
         unsafe {
             let (v0, v1) = load_pairs(a, 2 * j, 2 * windows);
@@ -180,15 +156,11 @@ pub(crate) unsafe fn forward_row(a: &[f32], b: &[f32], out: &mut [MaybeUninit<f3
 /// Writes the input gradient of one pair of rows: each window's gradient `g[j]` goes to its
 /// first maximum (NaN counting as the maximum), zero elsewhere.
 ///
-/// # Safety
-///
-/// The CPU must support AVX2.
-///
 /// # Panics
 ///
 /// If `a`, `b`, `d0` or `d1` holds fewer than `2 * g.len()` elements.
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn backward_rows(
+pub(crate) fn backward_rows(
     a: &[f32],
     b: &[f32],
     g: &[f32],
@@ -196,12 +168,13 @@ pub(crate) unsafe fn backward_rows(
     d1: &mut [MaybeUninit<f32>],
 ) {
     let ow = g.len();
-    assert!(a.len() >= 2 * ow && b.len() >= 2 * ow && d0.len() >= 2 * ow && d1.len() >= 2 * ow);
+    assert!([a.len(), b.len(), d0.len(), d1.len()]
+        .iter()
+        .all(|&len| fits(&[2, ow], len)));
     let mut j = 0;
     while j < ow {
         let windows = (ow - j).min(8);
-        #[allow(unused_unsafe)]
-        // SAFETY: AVX2 (caller); `2 * windows` elements from `2 * j` lie inside `a`, `b`, `d0`,
+        // SAFETY: AVX2 is enabled; `2 * windows` elements from `2 * j` lie inside `a`, `b`, `d0`,
         // `d1`, and `windows` from `j` inside `g` (asserted).
         unsafe {
             let p = g.as_ptr().wrapping_add(j);
@@ -236,27 +209,22 @@ pub(crate) unsafe fn backward_rows(
 /// [`forward_row`] that also records each window's gradient code: the position of its first
 /// maximum if that maximum is positive, else 4 (see `pool::forward_row_codes`).
 ///
-/// # Safety
-///
-/// The CPU must support AVX2.
-///
 /// # Panics
 ///
 /// If `a` or `b` holds fewer than `2 * out.len()` floats or `codes` fewer than `out.len()`.
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn forward_row_codes(
+pub(crate) fn forward_row_codes(
     a: &[f32],
     b: &[f32],
     out: &mut [MaybeUninit<f32>],
     codes: &mut [MaybeUninit<u32>],
 ) {
     let ow = out.len();
-    assert!(a.len() >= 2 * ow && b.len() >= 2 * ow && codes.len() >= ow);
+    assert!(fits(&[2, ow], a.len()) && fits(&[2, ow], b.len()) && codes.len() >= ow);
     let mut j = 0;
     while j < ow {
         let windows = (ow - j).min(8);
-        #[allow(unused_unsafe)]
-        // SAFETY: AVX2 (caller); `2 * windows` floats from `2 * j` lie inside `a` and `b`
+        // SAFETY: AVX2 is enabled; `2 * windows` floats from `2 * j` lie inside `a` and `b`
         // (asserted), and `windows` elements from `j` inside `out` and `codes`.
         unsafe {
             let (v0, v1) = load_pairs(a, 2 * j, 2 * windows);
@@ -295,28 +263,23 @@ pub(crate) unsafe fn forward_row_codes(
 /// Writes one pair of gradient rows from window codes: `g[j]` at the recorded position of
 /// window `j` (codes 0..4), zero elsewhere (see `pool::route_rows`).
 ///
-/// # Safety
-///
-/// The CPU must support AVX2.
-///
 /// # Panics
 ///
 /// If `codes` holds fewer than `g.len()` codes, or `d0`, `d1` fewer than `2 * g.len()`
 /// elements.
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn route_rows(
+pub(crate) fn route_rows(
     codes: &[u32],
     g: &[f32],
     d0: &mut [MaybeUninit<f32>],
     d1: &mut [MaybeUninit<f32>],
 ) {
     let ow = g.len();
-    assert!(codes.len() >= ow && d0.len() >= 2 * ow && d1.len() >= 2 * ow);
+    assert!(codes.len() >= ow && fits(&[2, ow], d0.len()) && fits(&[2, ow], d1.len()));
     let mut j = 0;
     while j < ow {
         let windows = (ow - j).min(8);
-        #[allow(unused_unsafe)]
-        // SAFETY: AVX2 (caller); `windows` elements from `j` lie inside `codes` and `g`, and
+        // SAFETY: AVX2 is enabled; `windows` elements from `j` lie inside `codes` and `g`, and
         // `2 * windows` from `2 * j` inside `d0` and `d1` (asserted).
         unsafe {
             let pg = g.as_ptr().wrapping_add(j);

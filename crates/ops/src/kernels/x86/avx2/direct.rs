@@ -2,24 +2,25 @@
 //! columns per register, all output channels of a group of columns at once in the forward
 //! pass, so that each loaded input vector feeds `O` fused multiply-adds.
 //!
-//! Every function requires AVX2 and FMA and is `unsafe` for that reason (see `pool_avx2` for
-//! the `allow(unused_unsafe)` blocks).
+//! Every function requires AVX2 and FMA (`#[target_feature]`) and checks the sizes it relies
+//! on, so each is safe to call where those are enabled. The portable kernels are in
+//! `kernels/portable/direct.rs`.
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use crate::kernels::Geometry;
+use crate::shape::{checked_product, fits, Geometry};
 
 /// The forward kernel for `O` output channels (known at compile time, so the accumulators
 /// stay in registers).
 ///
-/// # Safety
+/// # Panics
 ///
-/// AVX2 and FMA. `xp` must be the padded image of `direct::pad_image` (`c` planes of
-/// `(h + 2·pad) × wp` with `wp ≥ ⌈ow / 8⌉·8 + k − 1`), `w` the `O × c × k × k` weights, `out`
-/// `O` planes of `oh × ow`.
+/// Unless `xp` holds the padded image of `direct::pad_image` (`c` planes of `(h + 2·pad) × wp`
+/// with `wp ≥ ⌈ow / 8⌉·8 + k − 1`), `w` the `O × c × k × k` weights and `out` `O` planes of
+/// `oh × ow`.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn forward_o<const O: usize>(
+fn forward_o<const O: usize>(
     xp: &[f32],
     wp: usize,
     g: &Geometry,
@@ -27,19 +28,20 @@ unsafe fn forward_o<const O: usize>(
     b: Option<&[f32]>,
     out: &mut [MaybeUninit<f32>],
 ) {
-    let hp = g.h + 2 * g.pad;
-    let kk = g.k * g.k;
-    assert!(
-        g.o == O
-            && wp >= g.ow.div_ceil(8) * 8 + g.k - 1
-            && xp.len() >= g.c * hp * wp
-            && w.len() >= O * g.c * kk
-            && out.len() >= O * g.oh * g.ow
-    );
+    let sizes = || {
+        let hp = g.checked_padded_height()?;
+        let kk = checked_product(&[g.k, g.k])?;
+        let ok = g.o == O
+            && wp >= g.checked_row_reach(8)?
+            && fits(&[g.c, hp, wp], xp.len())
+            && fits(&[O, g.c, kk], w.len())
+            && fits(&[O, g.oh, g.ow], out.len());
+        ok.then_some((hp, kk))
+    };
+    let (hp, kk) = sizes().expect("direct forward kernel: buffers too small for the geometry");
     let xptr = xp.as_ptr();
     let optr = out.as_mut_ptr().cast::<f32>();
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX2 and FMA (caller). Reads: row `oy + ky < hp`, columns `x0 + kx .. + 8` with
+    // SAFETY: AVX2 and FMA are enabled. Reads: row `oy + ky < hp`, columns `x0 + kx .. + 8` with
     // `x0 + 8 ≤ ⌈ow / 8⌉·8` and `kx < k`, so inside a row of `wp` (asserted). Writes: the
     // first `min(8, ow − x0)` columns of output row `oy` of each plane (asserted size).
     unsafe {
@@ -82,11 +84,11 @@ unsafe fn forward_o<const O: usize>(
 
 /// One image's convolution (see `direct::forward_image`).
 ///
-/// # Safety
+/// # Panics
 ///
-/// As for `forward_o`, with `g.o ≤ 8`.
+/// As `forward_o`, and if `g.o > 8`.
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn forward_image(
+pub(crate) fn forward_image(
     xp: &[f32],
     wp: usize,
     g: &Geometry,
@@ -94,49 +96,41 @@ pub(crate) unsafe fn forward_image(
     b: Option<&[f32]>,
     out: &mut [MaybeUninit<f32>],
 ) {
-    #[allow(unused_unsafe)]
-    // SAFETY: forwarded to the caller's guarantees.
-    unsafe {
-        match g.o {
-            1 => forward_o::<1>(xp, wp, g, w, b, out),
-            2 => forward_o::<2>(xp, wp, g, w, b, out),
-            3 => forward_o::<3>(xp, wp, g, w, b, out),
-            4 => forward_o::<4>(xp, wp, g, w, b, out),
-            5 => forward_o::<5>(xp, wp, g, w, b, out),
-            6 => forward_o::<6>(xp, wp, g, w, b, out),
-            7 => forward_o::<7>(xp, wp, g, w, b, out),
-            8 => forward_o::<8>(xp, wp, g, w, b, out),
-            _ => panic!("direct convolution with {} output channels", g.o),
-        }
+    match g.o {
+        1 => forward_o::<1>(xp, wp, g, w, b, out),
+        2 => forward_o::<2>(xp, wp, g, w, b, out),
+        3 => forward_o::<3>(xp, wp, g, w, b, out),
+        4 => forward_o::<4>(xp, wp, g, w, b, out),
+        5 => forward_o::<5>(xp, wp, g, w, b, out),
+        6 => forward_o::<6>(xp, wp, g, w, b, out),
+        7 => forward_o::<7>(xp, wp, g, w, b, out),
+        8 => forward_o::<8>(xp, wp, g, w, b, out),
+        _ => panic!("direct convolution with {} output channels", g.o),
     }
 }
 
 /// Adds one image's weight gradient, lane-wise, to `dw` (see `direct::weight_grad_image`).
 ///
-/// # Safety
+/// # Panics
 ///
-/// AVX2 and FMA. `xp` as for `forward_o`; `dyp` the padded output gradient of
-/// `direct::pad_grad` (`O` planes of `oh × owp`, `owp = ⌈ow / 8⌉·8`); `dw` holds
+/// Unless `xp` is as for `forward_o`, `dyp` holds the padded output gradient of
+/// `direct::pad_grad` (`O` planes of `oh × owp`, `owp = ⌈ow / 8⌉·8`) and `dw` holds
 /// `8 · O · c · k · k` lane sums.
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn weight_grad_image(
-    xp: &[f32],
-    wp: usize,
-    dyp: &[f32],
-    g: &Geometry,
-    dw: &mut [f32],
-) {
-    let hp = g.h + 2 * g.pad;
-    let owp = g.ow.div_ceil(8) * 8;
-    assert!(
-        wp >= owp + g.k - 1
-            && xp.len() >= g.c * hp * wp
-            && dyp.len() >= g.o * g.oh * owp
-            && dw.len() >= 8 * g.o * g.kdim()
-    );
+pub(crate) fn weight_grad_image(xp: &[f32], wp: usize, dyp: &[f32], g: &Geometry, dw: &mut [f32]) {
+    let sizes = || {
+        let hp = g.checked_padded_height()?;
+        let owp = g.ow.checked_next_multiple_of(8)?;
+        let ok = wp >= g.checked_row_reach(8)?
+            && fits(&[g.c, hp, wp], xp.len())
+            && fits(&[g.o, g.oh, owp], dyp.len())
+            && fits(&[8, g.o, g.c, g.k, g.k], dw.len());
+        ok.then_some((hp, owp))
+    };
+    let (hp, owp) =
+        sizes().expect("direct weight-gradient kernel: buffers too small for the geometry");
     let (xptr, dptr) = (xp.as_ptr(), dyp.as_ptr());
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX2 and FMA (caller). Reads of `xp`: row `oy + ky < hp`, columns
+    // SAFETY: AVX2 and FMA are enabled. Reads of `xp`: row `oy + ky < hp`, columns
     // `kx + x0 .. + 8 ≤ k − 1 + owp ≤ wp`; of `dyp`: whole padded rows; writes: lane sums
     // `8·q .. 8·q + 8` for `q < O·c·k·k` (all asserted).
     unsafe {

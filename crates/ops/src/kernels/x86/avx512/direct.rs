@@ -17,14 +17,14 @@
 //! The sums stay in 512-bit registers throughout: a single 256-bit (VEX-encoded) instruction
 //! on them would confine them to the first 16 of the 32 registers and make the compiler spill.
 //!
-//! Every function requires AVX-512F, AVX2 and FMA and is `unsafe` for that reason (see
-//! `pool_avx2` for the `allow(unused_unsafe)` blocks). The AVX-512 intrinsics and
-//! `__mmask16` are stable since Rust 1.89, the workspace's minimum Rust version.
+//! Every function requires AVX-512F, AVX2 and FMA (`#[target_feature]`). The entry points
+//! check the sizes they rely on and are safe to call where those are enabled; the blocks and
+//! sweeps they run work through raw pointers on the checked sizes and stay `unsafe`.
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-use crate::kernels::Geometry;
+use crate::shape::{fits, Geometry};
 
 /// Output columns per vector register.
 const V: usize = 16;
@@ -36,12 +36,7 @@ const MAX_K: usize = 7;
 /// The lanes of the group of 16 columns starting at `x0` that lie inside a row of `ow`.
 #[inline(always)]
 fn group_mask(ow: usize, x0: usize) -> __mmask16 {
-    let n = ow.saturating_sub(x0);
-    if n >= V {
-        0xFFFF
-    } else {
-        ((1u32 << n) - 1) as __mmask16
-    }
+    super::first_lanes(ow.saturating_sub(x0))
 }
 
 /// Output rows per forward block for `o` output channels and `g` column groups: about 24
@@ -97,8 +92,7 @@ unsafe fn forward_block<const O: usize, const G: usize, const R: usize>(
     for (j, m) in masks.iter_mut().enumerate() {
         *m = group_mask(g.ow, x0 + j * V);
     }
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX-512F and FMA (caller). Reads of the image: plane `ci < c`, row
+    // SAFETY: AVX-512F and FMA are enabled (caller). Reads of the image: plane `ci < c`, row
     // `oy + r + ky ≤ oh − 1 + k − 1 < hp`, and only the lanes of column `x0 + 16·j + kx + l`
     // with `x0 + 16·j + l < ow` (the mask), so below `ow + k − 1 ≤ wp`. Reads of the weights:
     // `o·c·k·k + tap < O·c·k·k`. Writes: output row `oy + r < oh`, masked to columns below
@@ -157,7 +151,6 @@ unsafe fn forward_block<const O: usize, const G: usize, const R: usize>(
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn forward_band<const O: usize, const G: usize, const R: usize>(f: &Forward<'_>, x0: usize) {
-    #[allow(unused_unsafe)]
     // SAFETY: forwarded to the caller's guarantees; every block lies below `oh`.
     unsafe {
         let mut oy = 0;
@@ -175,11 +168,11 @@ unsafe fn forward_band<const O: usize, const G: usize, const R: usize>(f: &Forwa
 /// The forward kernel for `O` output channels, `G` column groups and `R` rows per block; a
 /// last single column group (when `G = 2` and the groups are odd) takes `R1` rows per block.
 ///
-/// # Safety
+/// # Panics
 ///
-/// AVX-512F, AVX2 and FMA.
+/// If the buffers are smaller than `forward_image` requires, or `g.o ≠ O`.
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn forward_og<const O: usize, const G: usize, const R: usize, const R1: usize>(
+fn forward_og<const O: usize, const G: usize, const R: usize, const R1: usize>(
     xp: &[f32],
     wp: usize,
     g: &Geometry,
@@ -187,17 +180,18 @@ unsafe fn forward_og<const O: usize, const G: usize, const R: usize, const R1: u
     b: Option<&[f32]>,
     out: &mut [MaybeUninit<f32>],
 ) {
-    let hp = g.h + 2 * g.pad;
-    assert!(
-        g.o == O
+    let sizes = || {
+        let hp = g.checked_padded_height()?;
+        let ok = g.o == O
             && g.ow > 0
-            && g.oh + g.k - 1 <= hp
-            && wp >= g.ow + g.k - 1
-            && xp.len() >= g.c * hp * wp
-            && w.len() >= O * g.kdim()
+            && wp >= g.checked_row_reach(1)?
+            && fits(&[g.c, hp, wp], xp.len())
+            && fits(&[O, g.c, g.k, g.k], w.len())
             && b.is_none_or(|b| b.len() >= O)
-            && out.len() >= O * g.oh * g.ow
-    );
+            && fits(&[O, g.oh, g.ow], out.len());
+        ok.then_some(hp)
+    };
+    let hp = sizes().expect("direct forward kernel: buffers too small for the geometry");
     let f = Forward {
         xp: xp.as_ptr(),
         hp,
@@ -207,8 +201,7 @@ unsafe fn forward_og<const O: usize, const G: usize, const R: usize, const R1: u
         b,
         out: out.as_mut_ptr().cast::<f32>(),
     };
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX-512F, AVX2 and FMA (caller); the sizes are asserted above and every band
+    // SAFETY: AVX-512F, AVX2 and FMA are enabled; the sizes are checked above and every band
     // starts at a column below `ow`.
     unsafe {
         let groups = g.ow.div_ceil(V);
@@ -226,13 +219,13 @@ unsafe fn forward_og<const O: usize, const G: usize, const R: usize, const R1: u
 
 /// One image's convolution (see `direct::forward_image`).
 ///
-/// # Safety
+/// # Panics
 ///
-/// AVX-512F, AVX2 and FMA. `xp` must be the padded image of `direct::pad_image` (`c` planes
-/// of `(h + 2·pad) × wp` with `wp ≥ ow + k − 1`), `w` the `o × c × k × k` weights, `b` (if any)
-/// `o` biases, `out` `o` planes of `oh × ow`, and `g.o ≤ 8`; the sizes are checked.
+/// Unless `xp` holds the padded image of `direct::pad_image` (`c` planes of
+/// `(h + 2·pad) × wp` with `wp ≥ ow + k − 1`), `w` the `o × c × k × k` weights, `b` (if any)
+/// `o` biases, `out` `o` planes of `oh × ow`, and `1 ≤ g.o ≤ 8`.
 #[target_feature(enable = "avx512f,avx2,fma")]
-pub(crate) unsafe fn forward_image(
+pub(crate) fn forward_image(
     xp: &[f32],
     wp: usize,
     g: &Geometry,
@@ -259,11 +252,7 @@ pub(crate) unsafe fn forward_image(
             }
         };
     }
-    #[allow(unused_unsafe)]
-    // SAFETY: forwarded to the caller's guarantees.
-    unsafe {
-        by_channels!(1 2 3 4 5 6 7 8)
-    }
+    by_channels!(1 2 3 4 5 6 7 8)
 }
 
 /// The arguments of one weight-gradient pass, shared by its sweeps.
@@ -318,8 +307,7 @@ unsafe fn weight_grad_sweep<const OB: usize, const KR: usize, const K: usize>(
 ) {
     let g = s.g;
     let dplane = g.oh * s.owp;
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX-512F, AVX2 and FMA (caller). Reads of the image: plane `ci`, row
+    // SAFETY: AVX-512F, AVX2 and FMA are enabled (caller). Reads of the image: plane `ci`, row
     // `oy + ky < oh + k − 1 ≤ hp`, columns `x0 + kx + l` with `x0 + l < ow` (whole groups end
     // at or before `ow`, the partial one is masked), so below `ow + k − 1 ≤ wp`; of the output
     // gradient: plane `o0 + o < O`, row `oy < oh`, columns below `ow ≤ owp` (likewise).
@@ -383,30 +371,33 @@ unsafe fn weight_grad_sweep<const OB: usize, const KR: usize, const K: usize>(
 /// (the rows left over one by one), sweeps for groups of up to `sweep_channels(K, KR)` output
 /// channels.
 ///
-/// # Safety
+/// # Panics
 ///
-/// AVX-512F, AVX2 and FMA; `K == g.k`, `1 ≤ KR ≤ K` and `sweep_channels(K, KR) ≥ 1`.
+/// Unless `K == g.k`, `1 ≤ KR ≤ K`, `sweep_channels(K, KR) ≥ 1` and the buffers are as
+/// `weight_grad_image` requires.
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn weight_grad_k<const K: usize, const KR: usize>(
+fn weight_grad_k<const K: usize, const KR: usize>(
     xp: &[f32],
     wp: usize,
     dyp: &[f32],
     g: &Geometry,
     dw: &mut [f32],
 ) {
-    let hp = g.h + 2 * g.pad;
-    let owp = g.ow.div_ceil(8) * 8;
     let most = sweep_channels(K, KR);
-    assert!(
-        g.k == K
+    let sizes = || {
+        let hp = g.checked_padded_height()?;
+        let owp = g.ow.checked_next_multiple_of(8)?;
+        let ok = g.k == K
             && (1..=K).contains(&KR)
             && most >= 1
-            && g.oh + g.k - 1 <= hp
-            && wp >= g.ow + g.k - 1
-            && xp.len() >= g.c * hp * wp
-            && dyp.len() >= g.o * g.oh * owp
-            && dw.len() >= 8 * g.o * g.kdim()
-    );
+            && wp >= g.checked_row_reach(1)?
+            && fits(&[g.c, hp, wp], xp.len())
+            && fits(&[g.o, g.oh, owp], dyp.len())
+            && fits(&[8, g.o, g.c, g.k, g.k], dw.len());
+        ok.then_some((hp, owp))
+    };
+    let (hp, owp) =
+        sizes().expect("direct weight-gradient kernel: buffers too small for the geometry");
     let s = WeightGrad {
         xp: xp.as_ptr(),
         hp,
@@ -438,8 +429,7 @@ unsafe fn weight_grad_k<const K: usize, const KR: usize>(
             }
         };
     }
-    #[allow(unused_unsafe)]
-    // SAFETY: AVX-512F, AVX2 and FMA (caller); sizes asserted above; every sweep covers
+    // SAFETY: AVX-512F, AVX2 and FMA are enabled; sizes checked above; every sweep covers
     // output channels `o0 .. o0 + ob ≤ o` and kernel rows `ky0 .. ky0 + KR ≤ k` (or one row
     // `ky0 < k`) of input channel `ci < c`.
     unsafe {
@@ -462,34 +452,24 @@ unsafe fn weight_grad_k<const K: usize, const KR: usize>(
 /// Adds one image's weight gradient, lane-wise, to `dw` (see `direct::weight_grad_image`);
 /// kernels larger than 7×7 go to the AVX2 kernel.
 ///
-/// # Safety
+/// # Panics
 ///
-/// AVX-512F, AVX2 and FMA. `xp` as for `forward_image`; `dyp` the padded output gradient of
-/// `direct::pad_grad` (`o` planes of `oh × owp`, `owp = ⌈ow / 8⌉·8`); `dw` holds
-/// `8 · o · c · k · k` lane sums; the sizes are checked.
+/// Unless `xp` is as for `forward_image`, `dyp` holds the padded output gradient of
+/// `direct::pad_grad` (`o` planes of `oh × owp`, `owp = ⌈ow / 8⌉·8`) and `dw` holds
+/// `8 · o · c · k · k` lane sums.
 #[target_feature(enable = "avx512f,avx2,fma")]
-pub(crate) unsafe fn weight_grad_image(
-    xp: &[f32],
-    wp: usize,
-    dyp: &[f32],
-    g: &Geometry,
-    dw: &mut [f32],
-) {
-    #[allow(unused_unsafe)]
-    // SAFETY: forwarded to the caller's guarantees (which include the AVX2 kernel's).
-    unsafe {
-        match g.k {
-            // Bands of kernel rows as tall as leave room for three output channels (conv1's):
-            // fewer sweeps, fewer loads per multiply-add.
-            1 => weight_grad_k::<1, 1>(xp, wp, dyp, g, dw),
-            2 => weight_grad_k::<2, 2>(xp, wp, dyp, g, dw),
-            3 => weight_grad_k::<3, 2>(xp, wp, dyp, g, dw),
-            4 => weight_grad_k::<4, 1>(xp, wp, dyp, g, dw),
-            5 => weight_grad_k::<5, 1>(xp, wp, dyp, g, dw),
-            6 => weight_grad_k::<6, 1>(xp, wp, dyp, g, dw),
-            MAX_K => weight_grad_k::<MAX_K, 1>(xp, wp, dyp, g, dw),
-            _ => crate::direct_avx2::weight_grad_image(xp, wp, dyp, g, dw),
-        }
+pub(crate) fn weight_grad_image(xp: &[f32], wp: usize, dyp: &[f32], g: &Geometry, dw: &mut [f32]) {
+    match g.k {
+        // Bands of kernel rows as tall as leave room for three output channels (conv1's):
+        // fewer sweeps, fewer loads per multiply-add.
+        1 => weight_grad_k::<1, 1>(xp, wp, dyp, g, dw),
+        2 => weight_grad_k::<2, 2>(xp, wp, dyp, g, dw),
+        3 => weight_grad_k::<3, 2>(xp, wp, dyp, g, dw),
+        4 => weight_grad_k::<4, 1>(xp, wp, dyp, g, dw),
+        5 => weight_grad_k::<5, 1>(xp, wp, dyp, g, dw),
+        6 => weight_grad_k::<6, 1>(xp, wp, dyp, g, dw),
+        MAX_K => weight_grad_k::<MAX_K, 1>(xp, wp, dyp, g, dw),
+        _ => crate::kernels::x86::avx2::direct::weight_grad_image(xp, wp, dyp, g, dw),
     }
 }
 

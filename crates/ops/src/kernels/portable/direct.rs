@@ -1,18 +1,17 @@
 //! Direct convolution for layers with few channels (the course's first layer: one input, three
 //! output channels), where im2col + gemm spends more time building and packing matrices than
 //! multiplying them: the kernels read a padded copy of the image and work on eight output
-//! columns at a time in registers (sixteen in the AVX-512 kernels of `direct_avx512`; the
-//! AVX2 kernels are in `direct_avx2`, the portable ones here).
+//! columns at a time in registers (sixteen in the AVX-512 kernels of
+//! `kernels/x86/avx512/direct.rs`; the AVX2 kernels are in `kernels/x86/avx2/direct.rs`, the
+//! portable ones and the buffer layout they share here).
 
 use std::mem::MaybeUninit;
 
-use crate::element::Element;
-use crate::kernels::Geometry;
-use crate::layout4::View4;
-use crate::simd::multiversion;
+use crate::kernels::{multiversion, Element};
+use crate::shape::{Geometry, View4, DIRECT_LANES};
 
 /// Output columns computed together (one AVX2 register of f32).
-const LANES: usize = 8;
+const LANES: usize = DIRECT_LANES;
 
 /// The first [`LANES`] elements of `s` as an array, so that the compiler works on whole
 /// vectors.
@@ -99,21 +98,10 @@ fn copy_short<T: Element>(dst: &mut [T], src: &[T]) {
     }
 }
 
+multiversion! {
 /// One image's convolution from its padded copy `xp` (see [`pad_image`]) into `out` (`O`
 /// planes of `oh × ow`): `out = w ∗ x + b`.
 pub(crate) fn forward_image<T: Element>(
-    xp: &[T],
-    g: &Geometry,
-    w: &[T],
-    b: Option<&[T]>,
-    out: &mut [MaybeUninit<T>],
-) {
-    T::direct_forward_image(xp, padded_row(g), g, w, b, out)
-}
-
-multiversion! {
-/// The portable [`forward_image`].
-pub(crate) fn forward_image_portable<T: Element>(
     xp: &[T],
     g: &Geometry,
     w: &[T],
@@ -165,16 +153,11 @@ pub(crate) fn pad_grad<T: Element>(dy: &[T], g: &Geometry, buf: &mut Vec<T>) {
     }
 }
 
+multiversion! {
 /// Adds one image's weight gradient to `dw` (`O × C × K × K`, lane-wise partial sums: `LANES`
 /// values per weight, summed by [`finish_weight_grad`]), from the padded image `xp` and the
 /// padded output gradient `dyp` (see [`pad_image`], [`pad_grad`]).
 pub(crate) fn weight_grad_image<T: Element>(xp: &[T], dyp: &[T], g: &Geometry, dw: &mut [T]) {
-    T::direct_weight_grad_image(xp, padded_row(g), dyp, g, dw)
-}
-
-multiversion! {
-/// The portable [`weight_grad_image`].
-pub(crate) fn weight_grad_image_portable<T: Element>(xp: &[T], dyp: &[T], g: &Geometry, dw: &mut [T]) {
     let (hp, wp, owp) = (g.h + 2 * g.pad, padded_row(g), padded_ow(g));
     let mut accs = dw.chunks_exact_mut(LANES);
     for oi in 0..g.o {
@@ -357,21 +340,25 @@ mod tests {
     fn forward_kernels() -> Vec<(&'static str, Forward)> {
         let mut kernels: Vec<(&'static str, Forward)> =
             vec![("portable", |xp, _, g, w, b, out| {
-                forward_image_portable(xp, g, w, b, out)
+                forward_image(xp, g, w, b, out)
             })];
         #[cfg(target_arch = "x86_64")]
         {
-            if crate::simd::has_avx2_fma() {
+            if crate::kernels::x86::has_avx2_fma() {
                 kernels.push(("avx2", |xp, wp, g, w, b, out| {
                     // SAFETY: the CPU supports AVX2 and FMA; the test lays out the buffers as
                     // `pad_image` does, and the kernel checks their sizes.
-                    unsafe { crate::direct_avx2::forward_image(xp, wp, g, w, b, out) }
+                    unsafe {
+                        crate::kernels::x86::avx2::direct::forward_image(xp, wp, g, w, b, out)
+                    }
                 }));
             }
-            if crate::simd::has_avx512f() {
+            if crate::kernels::x86::has_avx512f() {
                 kernels.push(("avx512", |xp, wp, g, w, b, out| {
                     // SAFETY: the CPU supports AVX-512F, AVX2 and FMA; as above.
-                    unsafe { crate::direct_avx512::forward_image(xp, wp, g, w, b, out) }
+                    unsafe {
+                        crate::kernels::x86::avx512::direct::forward_image(xp, wp, g, w, b, out)
+                    }
                 }));
             }
         }
@@ -381,21 +368,25 @@ mod tests {
     fn weight_grad_kernels() -> Vec<(&'static str, WeightGrad)> {
         let mut kernels: Vec<(&'static str, WeightGrad)> =
             vec![("portable", |xp, _, dyp, g, dw| {
-                weight_grad_image_portable(xp, dyp, g, dw)
+                weight_grad_image(xp, dyp, g, dw)
             })];
         #[cfg(target_arch = "x86_64")]
         {
-            if crate::simd::has_avx2_fma() {
+            if crate::kernels::x86::has_avx2_fma() {
                 kernels.push(("avx2", |xp, wp, dyp, g, dw| {
                     // SAFETY: the CPU supports AVX2 and FMA; the test lays out the buffers as
                     // `pad_image` and `pad_grad` do, and the kernel checks their sizes.
-                    unsafe { crate::direct_avx2::weight_grad_image(xp, wp, dyp, g, dw) }
+                    unsafe {
+                        crate::kernels::x86::avx2::direct::weight_grad_image(xp, wp, dyp, g, dw)
+                    }
                 }));
             }
-            if crate::simd::has_avx512f() {
+            if crate::kernels::x86::has_avx512f() {
                 kernels.push(("avx512", |xp, wp, dyp, g, dw| {
                     // SAFETY: the CPU supports AVX-512F, AVX2 and FMA; as above.
-                    unsafe { crate::direct_avx512::weight_grad_image(xp, wp, dyp, g, dw) }
+                    unsafe {
+                        crate::kernels::x86::avx512::direct::weight_grad_image(xp, wp, dyp, g, dw)
+                    }
                 }));
             }
         }
@@ -437,8 +428,20 @@ mod tests {
         }
     }
 
+    /// Prints how many cases each instruction set's kernel passed, and asserts that the
+    /// portable kernel (which every CPU runs) was among them: on a CPU without AVX2 or
+    /// AVX-512 the vector kernels are not tested, and the output says so.
+    fn report_coverage(what: &str, runs: &std::collections::BTreeMap<&str, usize>) {
+        eprintln!("{what} kernels checked (cases per instruction set): {runs:?}");
+        assert!(
+            runs.get("portable").is_some_and(|&n| n > 0),
+            "{what}: the portable kernel did not run"
+        );
+    }
+
     #[test]
     fn forward_kernels_agree_with_the_reference() {
+        let mut runs = std::collections::BTreeMap::new();
         let mut rng = Rng(0xc0ffee);
         for &(c, o, k, pad, h, w) in &SHAPES {
             let g = geometry(2, c, o, k, pad, h, w);
@@ -459,14 +462,17 @@ mod tests {
                             out.iter().map(|v| unsafe { v.assume_init() }).collect();
                         let what = format!("{name} forward, c {c} o {o} k {k} pad {pad} {h}x{w}");
                         assert_close(&what, &got, &want, &scale);
+                        *runs.entry(name).or_insert(0) += 1;
                     }
                 }
             }
         }
+        report_coverage("direct forward", &runs);
     }
 
     #[test]
     fn weight_grad_kernels_agree_with_the_reference() {
+        let mut runs = std::collections::BTreeMap::new();
         let mut rng = Rng(0xfeed);
         for &(c, o, k, pad, h, w) in &SHAPES {
             let g = geometry(2, c, o, k, pad, h, w);
@@ -507,8 +513,10 @@ mod tests {
                 finish_weight_grad(&lanes, &mut got);
                 let what = format!("{name} weight gradient, c {c} o {o} k {k} pad {pad} {h}x{w}");
                 assert_close(&what, &got, &want, &scale);
+                *runs.entry(name).or_insert(0) += 1;
             }
         }
+        report_coverage("direct weight-gradient", &runs);
     }
 
     #[test]
