@@ -299,13 +299,9 @@ impl Dataset {
     /// `val_count` images, chosen by a seeded shuffle (the same seed gives the same split).
     pub fn holdout(&self, val_count: usize, seed: u64) -> Result<(Split, Split)> {
         if val_count == 0 || val_count >= self.train.len() {
-            return Err(DataError::InvalidArgument {
-                name: "--holdout".into(),
-                value: val_count.to_string(),
-                problem: format!(
-                    "must be between 1 and {} (the training set's size minus one)",
-                    self.train.len().saturating_sub(1)
-                ),
+            return Err(DataError::HoldoutOutOfRange {
+                holdout: val_count,
+                max: self.train.len().saturating_sub(1),
             });
         }
         let (train, val) = holdout_indices(self.train.len(), val_count, seed);
@@ -314,6 +310,9 @@ impl Dataset {
 
     /// The same data as candle-datasets' `vision::Dataset`, in candle's conventions:
     /// images `f32 [N, C·H·W]` in `[0, 1]`, labels `u8 [N]`.
+    ///
+    /// Needs the `candle-datasets` feature of this crate.
+    #[cfg(feature = "candle-datasets")]
     pub fn to_candle(&self, device: &Device) -> Result<candle_datasets::vision::Dataset> {
         let convert = |s: &Split| -> Result<(Tensor, Tensor)> {
             let per = s.shape.iter().product::<usize>();

@@ -96,14 +96,19 @@ pub fn download_verified(
         })?;
         drop(file);
         verify(&tmp).map_err(|e| fail(format!("the downloaded file was rejected: {e}")))?;
-        std::fs::rename(&tmp, dest).map_err(|source| DataError::Io {
+        // The verifier reads a path, so the body is staged in `tmp` first; the verified bytes
+        // then go through the one atomic writer (a copy of at most a few MB, negligible next
+        // to the download) rather than a second hand-written rename.
+        let install = |source| DataError::Io {
             path: dest.to_path_buf(),
             action: "cannot move the download into place",
             source,
-        })
+        };
+        let mut staged = std::fs::File::open(&tmp).map_err(install)?;
+        let mut out = atomic_write_file::AtomicWriteFile::open(dest).map_err(install)?;
+        std::io::copy(&mut staged, &mut out).map_err(install)?;
+        out.commit().map_err(install)
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    let _ = std::fs::remove_file(&tmp);
     result
 }

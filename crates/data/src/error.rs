@@ -96,7 +96,27 @@ pub enum DataError {
         /// Every place looked at, with why it was not used.
         tried: Vec<String>,
         /// Ways to get the data.
-        hints: Vec<String>,
+        hints: Vec<Hint>,
+    },
+    /// The data folder ([`Locator::data_dir`](crate::Locator::data_dir)) does not exist.
+    #[error("data folder {path}: no such folder")]
+    NoSuchDataDir {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A sampler name that is not one of the [`SamplerKind`](crate::SamplerKind)s.
+    #[error("sampler '{value}': expected balanced, shuffle or sequential")]
+    UnknownSampler {
+        /// The name given.
+        value: String,
+    },
+    /// A hold-out size that leaves no image on one side of the split.
+    #[error("holdout {holdout}: must be between 1 and {max} (the training set's size minus one)")]
+    HoldoutOutOfRange {
+        /// The number of images asked for.
+        holdout: usize,
+        /// The largest valid number: the training set's size minus one.
+        max: usize,
     },
     /// A download failed; nothing was left where a later run would read it.
     #[error("download of {url} failed: {reason}")]
@@ -109,7 +129,7 @@ pub enum DataError {
     /// A value passed by the caller is out of range.
     #[error("{name} = {value}: {problem}")]
     InvalidArgument {
-        /// The argument (as a user would spell it, e.g. `--limit-train`).
+        /// The argument or field, as the API names it (`pixels`, `synthetic dataset`).
         name: String,
         /// Its value.
         value: String,
@@ -121,7 +141,7 @@ pub enum DataError {
     Tensor(#[from] candle_core::Error),
 }
 
-fn not_found_message(dataset: &str, tried: &[String], hints: &[String]) -> String {
+fn not_found_message(dataset: &str, tried: &[String], hints: &[Hint]) -> String {
     let mut s = format!("dataset {dataset} not found. Places tried:");
     for t in tried {
         s.push_str("\n  - ");
@@ -130,9 +150,56 @@ fn not_found_message(dataset: &str, tried: &[String], hints: &[String]) -> Strin
     s.push_str("\nTo get it:");
     for h in hints {
         s.push_str("\n  - ");
-        s.push_str(h);
+        s.push_str(&h.to_string());
     }
     s
+}
+
+/// One way to get a dataset that was not found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint {
+    /// Install a system package (the command line to run).
+    Package(&'static str),
+    /// Point [`Locator::data_dir`](crate::Locator::data_dir) at a folder holding these files.
+    DataDir {
+        /// The file names, without `.gz`.
+        files: [&'static str; 4],
+    },
+    /// Set [`DATA_ENV`](crate::DATA_ENV) to a folder holding a folder of this name.
+    EnvDir {
+        /// The dataset's folder name (`mnist`).
+        folder: &'static str,
+    },
+    /// Allow downloads: the data comes from this mirror into the cache.
+    Download {
+        /// The first mirror.
+        mirror: &'static str,
+    },
+}
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hint::Package(p) => f.write_str(p),
+            Hint::DataDir { files } => {
+                write!(
+                    f,
+                    "a data folder holding {} (each may be .gz)",
+                    files.join(", ")
+                )
+            }
+            Hint::EnvDir { folder } => write!(
+                f,
+                "set {} to a folder holding a {folder}/ folder",
+                crate::DATA_ENV
+            ),
+            Hint::Download { mirror } => write!(
+                f,
+                "with network access it is downloaded from {mirror} into the cache"
+            ),
+        }
+    }
 }
 
 /// What is wrong with an IDX file.

@@ -324,36 +324,18 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
         .expect("writing into a Vec cannot fail")
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename,
-/// so a reader never sees a half-written file.
+/// Writes `bytes` to `path` atomically and durably: a temporary file in the same folder,
+/// synced, renamed over `path`, then the folder synced (the `atomic-write-file` crate), so a
+/// reader never sees a half-written file, even after a power loss.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |action: &'static str, p: &Path| {
-        let p = p.to_path_buf();
+    let io = |action: &'static str| {
         move |source| DataError::Io {
-            path: p,
+            path: path.to_path_buf(),
             action,
             source,
         }
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::File::create(&tmp)
-        .map_err(io("cannot create", &tmp))
-        .and_then(|mut f| {
-            f.write_all(bytes)
-                .and_then(|()| f.sync_all())
-                .map_err(io("cannot write", &tmp))
-        })
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(io("cannot rename into place", path)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let mut file = atomic_write_file::AtomicWriteFile::open(path).map_err(io("cannot create"))?;
+    file.write_all(bytes).map_err(io("cannot write"))?;
+    file.commit().map_err(io("cannot rename into place"))
 }

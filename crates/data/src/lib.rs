@@ -6,10 +6,11 @@
 //!   panics on any input.
 //! - [`DatasetId`] / [`DATASETS`]: `mnist`, `fashion-mnist`, `kmnist` with class names,
 //!   mirrors and checksums, plus `idx:<DIR>` for any folder of IDX files.
-//! - [`Locator`]: finds the data — `--data-dir`, `$CONVLENS_DATA`, the cache, system folders
+//! - [`Locator`]: finds the data — a folder the caller names, `$CONVLENS_DATA`, the cache, system folders
 //!   such as `/usr/share/datasets/fashion-mnist` — or downloads it, verified, into the cache.
 //! - [`Dataset`] / [`Split`]: images stay `u8` in memory and become `f32` in `[0, 1]` one
-//!   batch at a time; [`Dataset::to_candle`] hands the data to candle-datasets users.
+//!   batch at a time; `Dataset::to_candle` (feature `candle-datasets`, off by default since
+//!   it brings in about 430 crates) hands the data to candle-datasets users.
 //! - [`Sampler`]: sequential, shuffled, or class-balanced with replacement, each epoch a
 //!   pure function of `(seed, epoch)`.
 //! - [`synthetic`]: ten classes of shapes, for tests and quick runs, and broken files.
@@ -51,7 +52,7 @@ mod verify;
 
 pub use dataset::{Dataset, Provenance, Split};
 pub use download::download_verified;
-pub use error::{DataError, IdxDefect, Result};
+pub use error::{DataError, Hint, IdxDefect, Result};
 pub use idx::write_atomic;
 pub use locate::{hints, Located, Locator, Origin, DATA_ENV, OFFLINE_ENV};
 pub use registry::{

@@ -1,11 +1,11 @@
-//! Finding a dataset on disk — `--data-dir`, `$CONVLENS_DATA`, the cache, system folders —
-//! and, when it is nowhere, downloading it into the cache.
+//! Finding a dataset on disk — a given data folder, `$CONVLENS_DATA`, the cache, system
+//! folders — and, when it is nowhere, downloading it into the cache.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::download::download_verified;
-use crate::error::{DataError, Result};
+use crate::error::{DataError, Hint, Result};
 use crate::registry::{DatasetId, DatasetSpec, Role};
 use crate::verify::read_and_verify;
 
@@ -17,7 +17,7 @@ pub const OFFLINE_ENV: &str = "CONVLENS_OFFLINE";
 /// Where a dataset's files were found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// The folder given with `--data-dir`.
+    /// The folder given as [`Locator::data_dir`].
     DataDir,
     /// Under `$CONVLENS_DATA`.
     EnvVar,
@@ -34,7 +34,7 @@ pub enum Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Origin::DataDir => "--data-dir",
+            Origin::DataDir => "data folder",
             Origin::EnvVar => DATA_ENV,
             Origin::Cache => "cache",
             Origin::System => "system folder",
@@ -61,7 +61,8 @@ pub struct Located {
 /// nothing outside the test's own folders is looked at.
 #[derive(Debug, Clone, Default)]
 pub struct Locator {
-    /// `--data-dir`: the folder itself, `<dir>/<name>/`, and torchvision's `<dir>/<Folder>/raw/`.
+    /// A folder given by the caller, searched first: the folder itself, `<dir>/<name>/`, and
+    /// torchvision's `<dir>/<Folder>/raw/`.
     pub data_dir: Option<PathBuf>,
     /// A folder of dataset folders (from `$CONVLENS_DATA`).
     pub env_dir: Option<PathBuf>,
@@ -79,7 +80,7 @@ pub struct Locator {
 
 impl Locator {
     /// The default search: `$CONVLENS_DATA`, the user's cache (`~/.cache/convlens`), system
-    /// folders, then a download unless `$CONVLENS_OFFLINE` is set. Add `--data-dir` with
+    /// folders, then a download unless `$CONVLENS_OFFLINE` is set. Add a data folder with
     /// [`Locator::with_data_dir`].
     pub fn from_env() -> Self {
         let offline = std::env::var(OFFLINE_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
@@ -96,7 +97,7 @@ impl Locator {
         }
     }
 
-    /// Sets (or clears) the `--data-dir` folder.
+    /// Sets (or clears) the data folder searched first.
     pub fn with_data_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.data_dir = dir;
         self
@@ -131,11 +132,7 @@ impl Locator {
     pub fn search(&self, spec: &DatasetSpec) -> Result<(Option<Located>, Vec<String>)> {
         if let Some(d) = &self.data_dir {
             if !d.is_dir() {
-                return Err(DataError::InvalidArgument {
-                    name: "--data-dir".into(),
-                    value: d.display().to_string(),
-                    problem: "no such folder".into(),
-                });
+                return Err(DataError::NoSuchDataDir { path: d.clone() });
             }
         }
         let mut tried = Vec::new();
@@ -148,9 +145,9 @@ impl Locator {
             if present == 4 {
                 let files = found.into_iter().flatten().collect::<Vec<_>>();
                 let files: [PathBuf; 4] = files.try_into().expect("four files were found");
-                // A folder may hold another dataset under the same file names (a --data-dir
-                // pointing at MNIST while Fashion-MNIST is wanted): the small training-label
-                // file tells them apart before anything large is read.
+                // A folder may hold another dataset under the same file names (a data folder
+                // of MNIST while Fashion-MNIST is wanted): the small training-label file
+                // tells them apart before anything large is read.
                 match read_and_verify(&files[1], Role::TrainLabels, Some(&spec.files[1])) {
                     Ok(_) => return Ok((Some(Located { origin, dir, files }), tried)),
                     Err(e) => {
@@ -252,24 +249,19 @@ impl Locator {
     }
 }
 
-/// Ways to get a dataset, for the "not found" error and `trainer datasets`.
-pub fn hints(spec: &DatasetSpec) -> Vec<String> {
+/// Ways to get a dataset, for the "not found" error and a listing of datasets.
+pub fn hints(spec: &DatasetSpec) -> Vec<Hint> {
     let mut h = Vec::new();
     if let Some(p) = spec.package_hint {
-        h.push(p.to_string());
+        h.push(Hint::Package(p));
     }
-    h.push(format!(
-        "--data-dir DIR, with DIR holding {} (each may be .gz)",
-        Role::ALL.map(|r| r.file_name()).join(", ")
-    ));
-    h.push(format!(
-        "set {DATA_ENV} to a folder holding a {}/ folder",
-        spec.name
-    ));
-    h.push(format!(
-        "with network access it is downloaded from {} into the cache",
-        spec.mirrors.first().unwrap_or(&"its mirror")
-    ));
+    h.push(Hint::DataDir {
+        files: Role::ALL.map(|r| r.file_name()),
+    });
+    h.push(Hint::EnvDir { folder: spec.name });
+    h.push(Hint::Download {
+        mirror: spec.mirrors.first().unwrap_or(&"its mirror"),
+    });
     h
 }
 

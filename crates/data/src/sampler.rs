@@ -32,10 +32,8 @@ impl FromStr for SamplerKind {
             "sequential" => Ok(SamplerKind::Sequential),
             "shuffle" => Ok(SamplerKind::Shuffle),
             "balanced" => Ok(SamplerKind::Balanced),
-            other => Err(DataError::InvalidArgument {
-                name: "--sampler".into(),
+            other => Err(DataError::UnknownSampler {
                 value: other.into(),
-                problem: "expected balanced, shuffle or sequential".into(),
             }),
         }
     }

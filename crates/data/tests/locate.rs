@@ -167,11 +167,13 @@ fn not_found_lists_every_place_and_every_way() {
         "(cache)",
         "download: turned off",
         "apt-get install dataset-fashion-mnist",
-        "--data-dir DIR",
+        "a data folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte",
         "CONVLENS_DATA",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
+    // The library speaks of fields, not of a program's flags.
+    assert!(!text.contains("--"), "{text}");
 }
 
 #[test]
@@ -180,13 +182,15 @@ fn a_data_dir_that_does_not_exist_is_named() {
         data_dir: Some("/no/such/folder".into()),
         ..Locator::default()
     };
-    let err = locator
-        .locate(&DatasetId::Known(&MNIST))
-        .unwrap_err()
-        .to_string();
+    let err = locator.locate(&DatasetId::Known(&MNIST)).unwrap_err();
     assert!(
-        err.contains("--data-dir") && err.contains("/no/such/folder"),
-        "{err}"
+        matches!(&err, DataError::NoSuchDataDir { path } if path.as_os_str() == "/no/such/folder"),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("data folder /no/such/folder") && !text.contains("--"),
+        "{text}"
     );
 }
 

@@ -1,6 +1,7 @@
-//! The real datasets, when this machine has them (skipped with a note otherwise).
+//! The real datasets, when this machine has them (skipped with a note otherwise; a failure
+//! with `CONVLENS_REQUIRE_DATA=1`).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use convlens_data::{Dataset, Verification, FASHION_MNIST, MNIST};
 
@@ -24,7 +25,6 @@ fn check(data: &Dataset) {
 #[test]
 fn mnist_loads_with_verified_checksums() {
     let Some(dir) = crate::shared_mnist() else {
-        eprintln!("note: ../shared/data/mnist absent; skipping");
         return;
     };
     let data = Dataset::from_dir(&dir, &MNIST).unwrap();
@@ -35,15 +35,14 @@ fn mnist_loads_with_verified_checksums() {
 
 #[test]
 fn fashion_mnist_loads_with_verified_checksums() {
-    let dir = Path::new("/usr/share/datasets/fashion-mnist");
-    if !dir.join("train-images-idx3-ubyte.gz").is_file() {
-        eprintln!(
-            "note: {} absent (apt-get install dataset-fashion-mnist); skipping",
-            dir.display()
-        );
+    let Some(dir) = crate::real_data(
+        PathBuf::from("/usr/share/datasets/fashion-mnist"),
+        "train-images-idx3-ubyte.gz",
+        "Fashion-MNIST (apt-get install dataset-fashion-mnist)",
+    ) else {
         return;
-    }
-    let data = Dataset::from_dir(dir, &FASHION_MNIST).unwrap();
+    };
+    let data = Dataset::from_dir(&dir, &FASHION_MNIST).unwrap();
     check(&data);
     assert_eq!(data.test.class_counts(10), vec![1000; 10]);
     // The first training image is an ankle boot.

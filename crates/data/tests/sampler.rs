@@ -89,6 +89,14 @@ fn sampler_names_parse() {
         "balanced".parse::<SamplerKind>().unwrap(),
         SamplerKind::Balanced
     );
-    let err = "random".parse::<SamplerKind>().unwrap_err().to_string();
-    assert!(err.contains("--sampler") && err.contains("random"), "{err}");
+    let err = "random".parse::<SamplerKind>().unwrap_err();
+    assert!(
+        matches!(&err, convlens_data::DataError::UnknownSampler { value } if value == "random"),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("sampler") && text.contains("random") && !text.contains("--"),
+        "{text}"
+    );
 }

@@ -78,10 +78,21 @@ fn first_and_holdout_select_the_right_images() {
     assert_eq!((train.len(), val.len()), (500, 100));
     let (_, val_again) = data.holdout(100, 1).unwrap();
     assert_eq!(val, val_again);
-    let err = data.holdout(600, 1).unwrap_err().to_string();
-    assert!(err.contains("600"), "{err}");
+    for (holdout, max) in [(600, 599), (0, 599), (usize::MAX, 599)] {
+        let err = data.holdout(holdout, 1).unwrap_err();
+        assert!(
+            matches!(err, convlens_data::DataError::HoldoutOutOfRange { holdout: h, max: m } if (h, m) == (holdout, max)),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("holdout {holdout}: must be between 1 and {max}")),
+            "{text}"
+        );
+    }
 }
 
+#[cfg(feature = "candle-datasets")]
 #[test]
 fn candle_datasets_view_matches() {
     let (_dir, data) = synthetic();
