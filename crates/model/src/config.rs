@@ -80,11 +80,21 @@ const LAYERS: [Layer; 12] = [
     Layer::Linear { out: None },
 ];
 
-/// ⌊(n + 2p − k)/s⌋ + 1, or `None` when that is not positive.
+/// ⌊(n + 2p − k)/s⌋ + 1, computed in `i128` so that no `usize` input overflows it; may be
+/// zero or negative (nothing left) or larger than `usize::MAX`.
+fn output_size_wide(n: usize, kernel: usize, padding: usize, stride: usize) -> i128 {
+    let span = n as i128 + 2 * padding as i128 - kernel as i128;
+    span.div_euclid(stride as i128) + 1
+}
+
+/// ⌊(n + 2p − k)/s⌋ + 1, or `None` when that is not positive or not a `usize`.
 fn output_size(n: usize, kernel: usize, padding: usize, stride: usize) -> Option<usize> {
-    let span = (n + 2 * padding) as i64 - kernel as i64;
-    let size = span.div_euclid(stride as i64) + 1;
-    (size > 0).then_some(size as usize)
+    let size = output_size_wide(n, kernel, padding, stride);
+    if size > 0 {
+        usize::try_from(size).ok()
+    } else {
+        None
+    }
 }
 
 /// The network's configuration: input channels, number of classes and (square) input size.
@@ -142,17 +152,20 @@ impl NetConfig {
                     padding,
                 } => {
                     let n = shape[1];
-                    let size = output_size(n, kernel, padding, 1).ok_or_else(|| {
-                        ModelError::InvalidConfig {
+                    if output_size_wide(n, kernel, padding, 1) > 0 {
+                        let size = output_size(n, kernel, padding, 1)
+                            .ok_or_else(|| self.input_too_large(name))?;
+                        vec![out, size, size]
+                    } else {
+                        return Err(ModelError::InvalidConfig {
                             layer: name,
                             reason: format!(
                                 "input {n}×{n} with kernel {kernel}, padding {padding}, stride 1 \
                                  gives output size ⌊({n} + 2·{padding} − {kernel})/1⌋ + 1 ≤ 0{}",
                                 self.hint()
                             ),
-                        }
-                    })?;
-                    vec![out, size, size]
+                        });
+                    }
                 }
                 Layer::MaxPool => {
                     let n = shape[1];
@@ -169,7 +182,10 @@ impl NetConfig {
                 }
                 Layer::Relu => shape,
                 Layer::Flatten => {
-                    let features: usize = shape.iter().product();
+                    let features = shape
+                        .iter()
+                        .try_fold(1usize, |p, &d| p.checked_mul(d))
+                        .ok_or_else(|| self.input_too_large(name))?;
                     if features != FC1_IN {
                         return Err(ModelError::InvalidConfig {
                             layer: name,
@@ -190,6 +206,19 @@ impl NetConfig {
             shapes.push(shape.clone());
         }
         Ok(shapes)
+    }
+
+    /// The error for an input size whose feature maps at `layer` are larger than a `usize`
+    /// can count.
+    fn input_too_large(&self, layer: &str) -> ModelError {
+        ModelError::TooLarge {
+            field: "input_size",
+            value: self.input_size,
+            problem: format!(
+                "{layer}'s output is larger than a usize can count{}",
+                self.hint()
+            ),
+        }
     }
 
     /// "; input sizes a to b work" — the range of square input sizes that do.
@@ -238,26 +267,48 @@ impl NetConfig {
     }
 
     /// The torchsummary-like table of layers, output shapes and parameter counts.
+    ///
+    /// Fails as [`NetConfig::validate`] does, and when a parameter count does not fit in a
+    /// `usize` (then every tensor of the network would be too large to allocate anyway).
     pub fn summary(&self) -> Result<Summary, ModelError> {
         let shapes = self.output_shapes()?;
         let params = self.parameter_shapes();
-        let count = |prefix: &str| -> usize {
+        // Only conv1 (in_channels) and fc2 (classes) grow with the configuration.
+        let too_many = |layer: &str| {
+            let (field, value) = if layer == "conv1" || self.in_channels > self.classes {
+                ("in_channels", self.in_channels)
+            } else {
+                ("classes", self.classes)
+            };
+            ModelError::TooLarge {
+                field,
+                value,
+                problem: format!("{layer} would have more parameters than a usize counts"),
+            }
+        };
+        let count = |prefix: &str| -> Result<usize, ModelError> {
             params
                 .iter()
                 .filter(|(name, _)| name.split('.').next() == Some(prefix))
-                .map(|(_, shape)| shape.iter().product::<usize>())
-                .sum()
+                .map(|(_, shape)| shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d)))
+                .try_fold(0usize, |sum, n| sum.checked_add(n?))
+                .ok_or_else(|| too_many(prefix))
         };
         let rows: Vec<SummaryRow> = LAYER_NAMES
             .iter()
             .zip(shapes)
-            .map(|(name, output_shape)| SummaryRow {
-                name: name.to_string(),
-                output_shape,
-                params: count(name),
+            .map(|(name, output_shape)| {
+                Ok(SummaryRow {
+                    name: name.to_string(),
+                    output_shape,
+                    params: count(name)?,
+                })
             })
-            .collect();
-        let total_params = rows.iter().map(|r| r.params).sum();
+            .collect::<Result<_, ModelError>>()?;
+        let total_params = rows
+            .iter()
+            .try_fold(0usize, |sum, r| sum.checked_add(r.params))
+            .ok_or_else(|| too_many("the network"))?;
         Ok(Summary {
             input_shape: vec![self.in_channels, self.input_size, self.input_size],
             rows,
@@ -377,6 +428,65 @@ mod tests {
         assert_eq!(output_size(4, 5, 0, 1), None);
         assert_eq!(output_size(5, 5, 0, 1), Some(1));
         assert_eq!(output_size(1, 2, 0, 2), None);
+        assert_eq!(output_size(usize::MAX, 3, 3, 1), None);
+        assert_eq!(
+            output_size_wide(usize::MAX, 3, 3, 1),
+            usize::MAX as i128 + 4
+        );
+    }
+
+    /// Sizes and counts near `usize::MAX` are errors naming the field, never an overflow.
+    #[test]
+    fn huge_fields_are_errors_not_overflows() {
+        let huge = |config: NetConfig| match config.summary() {
+            Err(ModelError::TooLarge { field, value, .. }) => (field, value),
+            other => panic!("expected TooLarge for {config:?}, got {other:?}"),
+        };
+        for n in [usize::MAX, usize::MAX - 3, usize::MAX / 2] {
+            let config = NetConfig {
+                input_size: n,
+                ..NetConfig::default()
+            };
+            assert_eq!(huge(config), ("input_size", n));
+            assert!(config.validate().is_err());
+        }
+        // conv3's output is 110 × s × s: s = 2^32 overflows the flatten's count.
+        let config = NetConfig {
+            input_size: 1 << 34,
+            ..NetConfig::default()
+        };
+        assert_eq!(huge(config), ("input_size", 1 << 34));
+        for n in [usize::MAX, usize::MAX / 60 + 1] {
+            let config = NetConfig {
+                classes: n,
+                ..NetConfig::default()
+            };
+            assert_eq!(huge(config), ("classes", n));
+        }
+        let config = NetConfig {
+            in_channels: usize::MAX / 9,
+            ..NetConfig::default()
+        };
+        assert_eq!(huge(config), ("in_channels", usize::MAX / 9));
+        // Large but countable: the table works.
+        let config = NetConfig {
+            classes: usize::MAX / 1000,
+            ..NetConfig::default()
+        };
+        let summary = config.summary().unwrap();
+        assert_eq!(summary.rows[11].params, config.classes * 61);
+        // A huge input that is not too large to count is the flatten's mismatch.
+        let config = NetConfig {
+            input_size: 1 << 20,
+            ..NetConfig::default()
+        };
+        assert!(matches!(
+            config.summary(),
+            Err(ModelError::InvalidConfig {
+                layer: "flatten",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -14,6 +14,17 @@ pub enum ModelError {
         /// What is wrong, with the numbers.
         reason: String,
     },
+    /// A configuration field is so large that a layer's size or the parameter count does not
+    /// fit in a `usize`.
+    #[error("{field} {value}: too large: {problem}")]
+    TooLarge {
+        /// The field of [`NetConfig`](crate::NetConfig) (`input_size`, `classes`, `in_channels`).
+        field: &'static str,
+        /// Its value.
+        value: usize,
+        /// What overflows.
+        problem: String,
+    },
     /// The network was asked for a dtype it does not compute in.
     #[error("unsupported dtype {0:?}: the network computes in f32 or f64")]
     UnsupportedDType(candle_core::DType),

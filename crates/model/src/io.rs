@@ -1,6 +1,7 @@
 //! Reading and writing weights as safetensors with PyTorch `state_dict` names.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -58,38 +59,73 @@ pub(crate) fn load(
     Ok(params)
 }
 
-/// Writes `tensors` to `path` atomically: a temporary file in the same directory, synced,
-/// then renamed over `path`.
+/// Writes `tensors` to `path` atomically and durably (temporary file, fsync, rename, fsync
+/// of the folder: the `atomic-write-file` crate). The bytes are those of
+/// [`serialize`], so saving twice gives identical files.
 pub(crate) fn save(tensors: &[(&str, Tensor)], path: &Path) -> Result<(), ModelError> {
     let write_error = |source: Box<dyn std::error::Error + Send + Sync>| ModelError::Write {
         path: path.to_path_buf(),
         source,
     };
-    let Some(file_name) = path.file_name() else {
+    if path.file_name().is_none() {
         return Err(write_error("the path does not name a file".into()));
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", file_name.to_string_lossy()))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| write_error(e.into()))?;
-    let map: HashMap<&str, Tensor> = tensors.iter().cloned().collect();
-    candle_core::safetensors::save(&map, tmp.path()).map_err(|e| write_error(e.into()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| write_error(e.into()))?;
-    #[cfg(unix)]
-    {
-        // tempfile creates files readable by the owner only; weights are ordinary files.
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| write_error(e.into()))?;
     }
-    tmp.persist(path).map_err(|e| write_error(e.error.into()))?;
-    Ok(())
+    let bytes = serialize(tensors).map_err(|e| write_error(e.into()))?;
+    let mut file =
+        atomic_write_file::AtomicWriteFile::open(path).map_err(|e| write_error(e.into()))?;
+    file.write_all(&bytes).map_err(|e| write_error(e.into()))?;
+    file.commit().map_err(|e| write_error(e.into()))
+}
+
+/// The safetensors bytes of `tensors`, exactly as `candle_core::safetensors::save` writes
+/// them (names sorted by the format's own ordering).
+pub(crate) fn serialize(
+    tensors: &[(&str, Tensor)],
+) -> Result<Vec<u8>, safetensors::SafeTensorError> {
+    let map: HashMap<&str, Tensor> = tensors.iter().cloned().collect();
+    safetensors::tensor::serialize(map.iter().map(|(k, v)| (*k, v)), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Our bytes are candle's: weights written by either load anywhere the other's do.
+    #[test]
+    fn saved_bytes_equal_candles_own_writer() {
+        let dev = Device::Cpu;
+        let a = Tensor::arange(0f32, 12., &dev)
+            .unwrap()
+            .reshape((3, 4))
+            .unwrap();
+        let b = Tensor::new(&[1.5f64, -2.0], &dev).unwrap();
+        let tensors = [("conv1.weight", a.clone()), ("a.bias", b.clone())];
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join("ours.safetensors");
+        save(&tensors, &ours).unwrap();
+        let theirs = dir.path().join("theirs.safetensors");
+        let map: HashMap<&str, Tensor> = tensors.iter().cloned().collect();
+        candle_core::safetensors::save(&map, &theirs).unwrap();
+        assert_eq!(
+            std::fs::read(&ours).unwrap(),
+            std::fs::read(&theirs).unwrap()
+        );
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "no temporary file is left behind: {names:?}"
+        );
+    }
+
+    #[test]
+    fn a_path_without_a_file_name_is_refused() {
+        let dev = Device::Cpu;
+        let t = Tensor::zeros(2, DType::F32, &dev).unwrap();
+        let err = save(&[("x", t)], Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("does not name a file"), "{err}");
+    }
 }

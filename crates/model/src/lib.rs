@@ -55,23 +55,12 @@
 //!
 //! # Speed and the cost of hooks
 //!
-//! `cargo bench -p convlens-model --bench hooks` (divan, 2-core x86-64 VM with AVX-512, f32,
-//! batch of 64, 100 samples, best of two runs):
-//!
-//! | forward pass, batch of 64 | fastest | median |
-//! |---|---|---|
-//! | `Network::forward` (fused ops, no registry) | 0.268 ms | 0.291 ms |
-//! | `forward_with_hooks`, empty registry | 0.431 ms | 0.458 ms |
-//! | a no-op forward hook on all 12 layers | 0.429 ms | 0.467 ms |
-//! | a full `ActivationRecorder` on all layers | 0.424 ms | 0.467 ms |
-//! | `ActivationStats` on all layers | 1.621 ms | 1.712 ms |
-//! | `Network::forward`, `Backend::Candle` (for scale) | 6.373 ms | 6.907 ms |
-//!
-//! The plain forward pass runs five fused ops; a hooked one runs the twelve layers one by one
-//! so that each can be observed, which costs about 0.17 ms per batch of 64. Hooks themselves
-//! cost nothing measurable: the three hooked rows are the same within the noise of a shared
-//! 2-core machine. Statistics cost about 1.25 ms per batch of 64, for reading every
-//! activation.
+//! A model's plain forward pass does not touch the registry at all. A hooked forward pass
+//! with an empty registry costs one atomic load per layer; the course network's hooked pass
+//! runs its twelve layers one by one instead of five fused ops, so that each can be observed.
+//! Measured costs are not copied here, where they would go stale: `cargo xtask bench` times
+//! each kind of hooked pass and writes them to `results/bench.json` and the README's *Speed*
+//! section; `cargo bench -p convlens-model --bench hooks` runs the same passes under divan.
 #![deny(missing_docs)]
 
 pub use config::{NetConfig, Summary, SummaryRow, LAYER_NAMES, PARAMETER_NAMES};

@@ -11,11 +11,13 @@ use crate::config::{NetConfig, Summary, LAYER_NAMES, PARAMETER_NAMES};
 use crate::error::ModelError;
 use crate::io;
 
-/// Which implementation runs the convolutions.
+/// Which implementation runs the convolutions and the linear layers.
 ///
 /// Both use [`convlens_ops::max_pool2d`], because candle 0.11.1's `max_pool2d` backward
 /// passes a quarter of the gradient to every window position instead of all of it to the
-/// maximum. ReLU and the linear layers are candle ops in both.
+/// maximum. [`Backend::Fast`] runs the convolutions and linear layers on `convlens-ops`
+/// (fused with their ReLU in the plain forward pass); [`Backend::Candle`] on candle's
+/// `conv2d` and `matmul`. The layer-by-layer hooked pass runs candle's ReLU in both.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
     /// The CPU kernels of `convlens-ops` for the convolutions and linear layers (fused where
@@ -154,12 +156,22 @@ impl Network {
     /// The file is written next to `path` under a temporary name and renamed into place, so
     /// `path` never holds a partial file. The same weights give a byte-identical file.
     pub fn save(&self, path: &Path) -> std::result::Result<(), ModelError> {
-        let tensors: Vec<(&str, Tensor)> = PARAMETER_NAMES
+        io::save(&self.named_tensors(), path)
+    }
+
+    /// The bytes [`Network::save`] writes — the parameters under their `state_dict` names as
+    /// safetensors — for callers that write files their own way.
+    pub fn safetensors_bytes(&self) -> std::result::Result<Vec<u8>, ModelError> {
+        io::serialize(&self.named_tensors())
+            .map_err(|e| ModelError::Candle(candle_core::Error::wrap(e)))
+    }
+
+    fn named_tensors(&self) -> Vec<(&'static str, Tensor)> {
+        PARAMETER_NAMES
             .iter()
             .zip(&self.params)
             .map(|(name, var)| (*name, var.as_tensor().detach()))
-            .collect();
-        io::save(&tensors, path)
+            .collect()
     }
 
     /// The network's configuration.
@@ -190,6 +202,12 @@ impl Network {
             .zip(&self.params)
             .map(|(name, var)| (name.to_string(), var.clone()))
             .collect()
+    }
+
+    /// The parameters in `state_dict` order (the names are [`PARAMETER_NAMES`]), without
+    /// the allocations of [`Network::parameters`], for checks that run every step.
+    pub fn vars(&self) -> &[Var] {
+        &self.params
     }
 
     /// The layer table with output shapes and parameter counts.

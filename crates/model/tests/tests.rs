@@ -1,5 +1,6 @@
 //! Integration tests of the course network.
 
+mod backends;
 mod config;
 mod fixtures;
 mod forward;
