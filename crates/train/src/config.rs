@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use convlens_data::SamplerKind;
+use convlens_model::Backend;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -40,6 +41,9 @@ pub struct TrainConfig {
     pub holdout: Option<usize>,
     /// Start from these weights (safetensors with PyTorch state_dict names).
     pub init: Option<PathBuf>,
+    /// What runs the convolutions. Runs written before it was recorded used the fast one.
+    #[serde(default, with = "backend_name")]
+    pub backend: Backend,
 }
 
 impl Default for TrainConfig {
@@ -58,62 +62,59 @@ impl Default for TrainConfig {
             limit_val: None,
             holdout: None,
             init: None,
+            backend: Backend::Fast,
         }
     }
 }
 
-fn invalid(flag: &'static str, value: impl ToString, problem: &str) -> TrainError {
+fn invalid(field: &'static str, value: impl ToString, problem: &str) -> TrainError {
     TrainError::InvalidArgument {
-        flag,
+        field,
         value: value.to_string(),
         problem: problem.into(),
     }
 }
 
 impl TrainConfig {
-    /// Checks every value; the error names the flag and the value.
+    /// Checks every value; the error names the field and the value.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
-            return Err(invalid("--epochs", self.epochs, "must be at least 1"));
+            return Err(invalid("epochs", self.epochs, "must be at least 1"));
         }
         if self.batch_size == 0 {
-            return Err(invalid(
-                "--batch-size",
-                self.batch_size,
-                "must be at least 1",
-            ));
+            return Err(invalid("batch_size", self.batch_size, "must be at least 1"));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(invalid(
-                "--lr",
+                "lr",
                 self.lr,
                 "the learning rate must be a positive number",
             ));
         }
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
-            return Err(invalid("--momentum", self.momentum, "must be in [0, 1)"));
+            return Err(invalid("momentum", self.momentum, "must be in [0, 1)"));
         }
         if self.momentum != 0.0 && self.optimizer != OptimizerKind::Sgd {
             return Err(invalid(
-                "--momentum",
+                "momentum",
                 self.momentum,
                 "only SGD uses momentum (Adam has its own betas)",
             ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(invalid(
-                "--weight-decay",
+                "weight_decay",
                 self.weight_decay,
                 "must be zero or positive",
             ));
         }
-        for (flag, v) in [
-            ("--limit-train", self.limit_train),
-            ("--limit-val", self.limit_val),
-            ("--holdout", self.holdout),
+        for (field, v) in [
+            ("limit_train", self.limit_train),
+            ("limit_val", self.limit_val),
+            ("holdout", self.holdout),
         ] {
             if v == Some(0) {
-                return Err(invalid(flag, 0, "must be at least 1"));
+                return Err(invalid(field, 0, "must be at least 1"));
             }
         }
         Ok(())
@@ -130,14 +131,16 @@ impl TrainConfig {
         }
     }
 
-    /// The first argument (as a flag and two values) that differs between a saved run and
-    /// this one, ignoring `epochs` (a run may be resumed to train longer).
+    /// The first argument (as a field name and two values) that differs between a saved run
+    /// and this one. Ignored: `epochs` (a run may be resumed to train longer), and the two
+    /// arguments that name files, `dataset` and `init`, whose content the run compares by
+    /// checksum instead, so that the same data found at another path is accepted.
     pub fn first_difference(&self, saved: &TrainConfig) -> Option<(String, String, String)> {
         let a = serde_json::to_value(self).ok()?;
         let b = serde_json::to_value(saved).ok()?;
         let (a, b) = (a.as_object()?, b.as_object()?);
         a.iter()
-            .filter(|(k, _)| k.as_str() != "epochs")
+            .filter(|(k, _)| !matches!(k.as_str(), "epochs" | "dataset" | "init"))
             .find(|(k, v)| b.get(*k) != Some(*v))
             .map(|(k, v)| {
                 let show = |v: Option<&serde_json::Value>| match v {
@@ -145,12 +148,31 @@ impl TrainConfig {
                     Some(serde_json::Value::String(s)) => s.clone(),
                     Some(other) => other.to_string(),
                 };
-                (
-                    format!("--{}", k.replace('_', "-")),
-                    show(Some(v)),
-                    show(b.get(k)),
-                )
+                (k.clone(), show(Some(v)), show(b.get(k)))
             })
+    }
+}
+
+/// `fast` or `candle` in `config.json`.
+mod backend_name {
+    use convlens_model::Backend;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Backend, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match v {
+            Backend::Fast => "fast",
+            Backend::Candle => "candle",
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Backend, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "fast" => Ok(Backend::Fast),
+            "candle" => Ok(Backend::Candle),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown backend {other:?}: expected fast or candle"
+            ))),
+        }
     }
 }
 

@@ -6,29 +6,31 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
-    /// An argument is out of range; names the flag as a user types it.
-    #[error("{flag} {value}: {problem}")]
+    /// An argument is out of range; names the field of [`crate::TrainConfig`] (a command
+    /// line maps it to its flag).
+    #[error("{field} {value}: {problem}")]
     InvalidArgument {
-        /// The flag (`--batch-size`).
-        flag: &'static str,
+        /// The field (`batch_size`).
+        field: &'static str,
         /// The value given.
         value: String,
         /// What is wrong.
         problem: String,
     },
-    /// The loss became NaN or infinite.
-    #[error("training diverged: the loss became {loss} at epoch {epoch}, step {step}; try a lower learning rate (--lr {suggested_lr}); the files of the last good epoch are kept")]
+    /// Training stopped before the weights or metrics became NaN or infinite; nothing of the
+    /// failing epoch was saved.
+    #[error("training diverged: {cause} at epoch {epoch}, step {step}; try a lower learning rate in a new run (lr {suggested_lr:?}); the files of the last good epoch are kept")]
     Diverged {
         /// 1-based epoch.
         epoch: usize,
-        /// 1-based step within the epoch.
+        /// 1-based step within the epoch (the epoch's last step for its validation).
         step: usize,
-        /// The loss value (NaN or inf).
-        loss: f32,
+        /// What became non-finite.
+        cause: Divergence,
         /// A tenth of the learning rate in use.
         suggested_lr: f64,
     },
-    /// `--resume` (or `--run`) on a folder that holds no usable run.
+    /// `--resume` on a folder that holds no run to continue.
     #[error("{dir}: {problem}")]
     NoRunToResume {
         /// The folder.
@@ -36,20 +38,28 @@ pub enum TrainError {
         /// What is missing.
         problem: String,
     },
-    /// `--resume` with arguments that differ from the saved run's.
-    #[error("--resume {dir}: {flag} is {given} but the run was started with {saved}; resume with the same arguments or start a new run with --out")]
+    /// A folder read as a run (to evaluate or draw it) holds no finished epoch.
+    #[error("{dir}: {problem}")]
+    NotARun {
+        /// The folder.
+        dir: PathBuf,
+        /// What is missing.
+        problem: String,
+    },
+    /// Resuming with arguments that differ from the saved run's.
+    #[error("{dir}: {field} is {given} but the run was started with {saved}; resume with the same arguments or start a new run in another folder")]
     ResumeMismatch {
         /// The folder.
         dir: PathBuf,
-        /// The differing flag.
-        flag: String,
+        /// The differing field of [`crate::TrainConfig`].
+        field: String,
         /// The value given now.
         given: String,
         /// The saved value.
         saved: String,
     },
-    /// A run folder already holds a run and `--resume` was not given.
-    #[error("--out {0}: the folder already holds a training run; pass --resume to continue it or choose another --out")]
+    /// A new run was asked for in a folder that holds a run with a finished epoch.
+    #[error("{0}: the folder already holds a training run; resume it or choose another folder")]
     RunExists(PathBuf),
     /// A file of a run could not be read or written.
     #[error("{path}: {action}: {source}")]
@@ -78,6 +88,33 @@ pub enum TrainError {
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Tensor(#[from] candle_core::Error),
+}
+
+/// What became NaN or infinite when training diverged.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Divergence {
+    /// The loss of a training batch, before its update.
+    Loss(f32),
+    /// A parameter, after an update.
+    Weights {
+        /// The parameter's `state_dict` name.
+        parameter: String,
+    },
+    /// The validation loss at the end of an epoch.
+    ValidationLoss(f64),
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Divergence::Loss(v) => write!(f, "the loss became {v}"),
+            Divergence::Weights { parameter } => {
+                write!(f, "the update made {parameter} non-finite")
+            }
+            Divergence::ValidationLoss(v) => write!(f, "the validation loss became {v}"),
+        }
+    }
 }
 
 /// Shorthand for results of this crate.

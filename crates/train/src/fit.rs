@@ -2,12 +2,13 @@
 
 use std::time::Instant;
 
-use candle_core::{Device, Tensor};
+use candle_core::{CpuStorage, Device, Storage, Tensor};
 use convlens_data::{Dataset, Sampler, Split};
-use convlens_model::{NetConfig, Network};
+use convlens_model::{Backend, NetConfig, Network, PARAMETER_NAMES};
+use md5::{Digest, Md5};
 
 use crate::config::TrainConfig;
-use crate::error::{Result, TrainError};
+use crate::error::{io, Divergence, Result, TrainError};
 use crate::metrics::{count_correct, evaluate, EpochRecord};
 use crate::optim::Optimizer;
 use crate::run::{DatasetInfo, RunConfig, RunDir};
@@ -101,7 +102,7 @@ pub fn net_config_for(data: &Dataset) -> Result<NetConfig> {
     let [channels, rows, cols] = data.train.image_shape();
     if rows != cols {
         return Err(TrainError::InvalidArgument {
-            flag: "--dataset",
+            field: "dataset",
             value: data.name.clone(),
             problem: format!("images are {rows}×{cols}; the network takes square images"),
         });
@@ -113,16 +114,81 @@ pub fn net_config_for(data: &Dataset) -> Result<NetConfig> {
     })
 }
 
+/// The network a run starts from: `config.init`'s weights (and their MD5) or the seeded
+/// initialization, on `config.backend`.
+fn build_network(
+    config: &TrainConfig,
+    net_config: NetConfig,
+    device: &Device,
+) -> Result<(Network, Option<String>)> {
+    let (mut network, init_md5) = match &config.init {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(io("cannot read", path))?;
+            let md5 = Md5::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (Network::load(net_config, path, device)?, Some(md5))
+        }
+        None => (Network::new(net_config, config.seed, device)?, None),
+    };
+    if config.backend == Backend::Fast && !device.is_cpu() {
+        return Err(TrainError::InvalidArgument {
+            field: "backend",
+            value: "fast".into(),
+            problem: "the fast kernels run on the CPU only; use candle".into(),
+        });
+    }
+    network.set_backend(config.backend);
+    Ok((network, init_md5))
+}
+
+/// The name of the first parameter holding a NaN or infinite value.
+fn first_non_finite(network: &Network) -> Result<Option<String>> {
+    for (name, var) in PARAMETER_NAMES.iter().zip(network.vars()) {
+        let t = var.as_tensor();
+        let finite = {
+            let (storage, layout) = t.storage_and_layout();
+            match (&*storage, layout.contiguous_offsets()) {
+                (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => all_finite(&v[a..b]),
+                (Storage::Cpu(CpuStorage::F64(v)), Some((a, b))) => all_finite(&v[a..b]),
+                // Elsewhere one reduction: NaN and infinities survive a sum.
+                _ => {
+                    drop(storage);
+                    t.sum_all()?
+                        .to_dtype(candle_core::DType::F64)?
+                        .to_scalar::<f64>()?
+                        .is_finite()
+                }
+            }
+        };
+        if !finite {
+            return Ok(Some(name.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// A tenth of a learning rate, without the last-digit noise of the division (0.3, not
+/// 0.30000000000000004), so that the suggestion reads as a user would type it.
+fn a_tenth(lr: f64) -> f64 {
+    format!("{:.12e}", lr / 10.0).parse().unwrap_or(lr / 10.0)
+}
+
+/// Branch-free over the whole slice, so that it vectorizes.
+fn all_finite<T: Copy + Into<f64>>(values: &[T]) -> bool {
+    values
+        .iter()
+        .fold(true, |ok, &v| ok & Into::<f64>::into(v).is_finite())
+}
+
 impl Trainer {
     /// Builds the network (from the seed, or from `config.init`), splits the data and sets
     /// up the sampler and optimizer.
     pub fn new(config: TrainConfig, data: &Dataset, device: &Device) -> Result<Trainer> {
         config.validate()?;
         let net_config = net_config_for(data)?;
-        let network = match &config.init {
-            Some(path) => Network::load(net_config, path, device)?,
-            None => Network::new(net_config, config.seed, device)?,
-        };
+        let (network, init_md5) = build_network(&config, net_config, device)?;
         let (train, val) = match config.holdout {
             Some(n) => data.holdout(n, config.seed)?,
             None => (data.train.clone(), data.test.clone()),
@@ -142,6 +208,7 @@ impl Trainer {
             config: config.clone(),
             model: net_config,
             dataset: DatasetInfo::new(data, train.len(), val.len(), config.holdout.is_some()),
+            init_md5,
         };
         Ok(Trainer {
             classes: data.classes(),
@@ -167,7 +234,8 @@ impl Trainer {
         &self.network
     }
 
-    /// The network, mutably (to switch its backend, say).
+    /// The network, mutably. Its backend is [`TrainConfig::backend`]'s, which `config.json`
+    /// records and `--resume` compares: choose it there.
     pub fn network_mut(&mut self) -> &mut Network {
         &mut self.network
     }
@@ -188,48 +256,63 @@ impl Trainer {
     }
 
     /// Continues a run folder: checks that the arguments match the saved ones (all but
-    /// `epochs`), then restores weights, optimizer state and history of the last finished
-    /// epoch, and republishes them.
+    /// `epochs`; the data and the `init` weights by content), then restores weights,
+    /// optimizer state and history of the last finished epoch and republishes them. A run
+    /// with no finished epoch starts over.
     pub fn resume(&mut self, run: &RunDir) -> Result<()> {
         let saved = run.read_config()?;
-        if let Some((flag, given, saved_value)) = self.config.first_difference(&saved.config) {
-            return Err(TrainError::ResumeMismatch {
-                dir: run.path().to_path_buf(),
-                flag,
-                given,
-                saved: saved_value,
-            });
+        let mismatch = |field: &str, given: String, saved: String| TrainError::ResumeMismatch {
+            dir: run.path().to_path_buf(),
+            field: field.into(),
+            given,
+            saved,
+        };
+        if let Some((field, given, saved_value)) = self.config.first_difference(&saved.config) {
+            return Err(mismatch(&field, given, saved_value));
         }
-        if saved.dataset.files != self.run_config.dataset.files {
-            return Err(TrainError::ResumeMismatch {
-                dir: run.path().to_path_buf(),
-                flag: "the dataset files".into(),
-                given: format!(
-                    "{:?}",
-                    self.run_config
-                        .dataset
-                        .files
-                        .iter()
-                        .map(|f| &f.md5)
-                        .collect::<Vec<_>>()
-                ),
-                saved: format!(
-                    "{:?}",
-                    saved
-                        .dataset
-                        .files
-                        .iter()
-                        .map(|f| &f.md5)
-                        .collect::<Vec<_>>()
-                ),
-            });
+        let content = |d: &DatasetInfo| -> Vec<(String, String)> {
+            d.files
+                .iter()
+                .map(|f| (f.role.clone(), f.md5.clone()))
+                .collect()
+        };
+        if content(&saved.dataset) != content(&self.run_config.dataset) {
+            let md5s = |d: &DatasetInfo| {
+                let list: Vec<&str> = d.files.iter().map(|f| f.md5.as_str()).collect();
+                format!("{} (MD5 {})", d.dir.display(), list.join(", "))
+            };
+            return Err(mismatch(
+                "dataset",
+                md5s(&self.run_config.dataset),
+                md5s(&saved.dataset),
+            ));
         }
-        let state = run.read_state()?;
-        self.network = Network::load(
+        if saved.init_md5 != self.run_config.init_md5 {
+            let show = |path: &Option<std::path::PathBuf>, md5: &Option<String>| match (path, md5) {
+                (Some(p), Some(m)) => format!("{} (MD5 {m})", p.display()),
+                _ => "(not set)".to_string(),
+            };
+            return Err(mismatch(
+                "init",
+                show(&self.config.init, &self.run_config.init_md5),
+                show(&saved.config.init, &saved.init_md5),
+            ));
+        }
+        let Some(state) = run.committed_state()? else {
+            let (network, _) = build_network(&self.config, self.run_config.model, &self.device)?;
+            self.network = network;
+            self.optimizer =
+                Optimizer::new(self.config.optimizer_config(), self.network.parameters());
+            self.history.clear();
+            return run.remove_other_checkpoints(None);
+        };
+        let mut network = Network::load(
             self.run_config.model,
             &run.path().join(&state.model),
             &self.device,
         )?;
+        network.set_backend(self.config.backend);
+        self.network = network;
         self.optimizer = Optimizer::new(self.config.optimizer_config(), self.network.parameters());
         self.optimizer.restore(
             &run.load_optimizer(&state, &self.device)?,
@@ -237,7 +320,7 @@ impl Trainer {
         );
         self.history = state.history.clone();
         run.publish(&state)?;
-        Ok(())
+        run.remove_other_checkpoints(Some(&state))
     }
 
     /// Trains until `config.epochs` epochs are finished, saving every epoch into `run`
@@ -260,13 +343,20 @@ impl Trainer {
             for (i, chunk) in order.chunks(batch).enumerate() {
                 let (x, y) = self.batch(chunk, &mut pixels)?;
                 let (value, right) = train_step(&self.network, &mut self.optimizer, &x, &y)?;
+                let diverged = |cause| TrainError::Diverged {
+                    epoch,
+                    step: i + 1,
+                    cause,
+                    suggested_lr: a_tenth(self.config.lr),
+                };
                 if !value.is_finite() {
-                    return Err(TrainError::Diverged {
-                        epoch,
-                        step: i + 1,
-                        loss: value,
-                        suggested_lr: self.config.lr / 10.0,
-                    });
+                    return Err(diverged(Divergence::Loss(value)));
+                }
+                // The loss only shows what the previous update did: an update that makes the
+                // weights NaN or infinite in an epoch's last step would go unseen into the
+                // saved epoch. A pass over the parameters costs far less than the step.
+                if let Some(parameter) = first_non_finite(&self.network)? {
+                    return Err(diverged(Divergence::Weights { parameter }));
                 }
                 loss_sum += f64::from(value) * chunk.len() as f64;
                 correct += right;
@@ -283,6 +373,14 @@ impl Trainer {
             let train_seconds = started.elapsed().as_secs_f64();
             let val_started = Instant::now();
             let eval = evaluate(&self.network, &self.val, self.classes, &self.device)?;
+            if !eval.loss.is_finite() {
+                return Err(TrainError::Diverged {
+                    epoch,
+                    step: steps,
+                    cause: Divergence::ValidationLoss(eval.loss),
+                    suggested_lr: a_tenth(self.config.lr),
+                });
+            }
             let record = EpochRecord {
                 epoch,
                 train_loss: loss_sum / seen.max(1) as f64,

@@ -43,9 +43,9 @@ mod progress;
 mod run;
 
 pub use config::TrainConfig;
-pub use error::{Result, TrainError};
+pub use error::{Divergence, Result, TrainError};
 pub use fit::{cross_entropy, net_config_for, train_step, Observer, Silent, StepInfo, Trainer};
 pub use metrics::{evaluate, predict, EpochRecord, Evaluation, Prediction, EVAL_BATCH};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use progress::ConsoleProgress;
-pub use run::{files, DatasetInfo, FileInfo, RunConfig, RunDir, TrainState};
+pub use run::{files, DatasetInfo, FileInfo, RunConfig, RunDir, TrainState, ABORT_AT_WRITE_ENV};

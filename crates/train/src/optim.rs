@@ -34,7 +34,7 @@ impl FromStr for OptimizerKind {
             "adam" => Ok(OptimizerKind::Adam),
             "adamw" => Ok(OptimizerKind::Adamw),
             other => Err(TrainError::InvalidArgument {
-                flag: "--optimizer",
+                field: "optimizer",
                 value: other.into(),
                 problem: "expected sgd, adam or adamw".into(),
             }),

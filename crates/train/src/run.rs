@@ -1,17 +1,30 @@
 //! A run is a folder: `config.json`, `history.json`, `history.csv`, `model.safetensors`,
 //! and the training state (`state.json` + `checkpoint/`) that `--resume` continues from.
 //!
-//! Every file is replaced atomically (temporary file, then rename). The commit point of an
-//! epoch is `state.json`: it names the checkpoint files of that epoch and carries the
-//! history, so a process killed at any instant leaves either the previous epoch's state or
-//! the new one — never a mix.
+//! Every change of a run folder goes through one function, [`RunDir`]'s `change`: a file is
+//! written to a temporary file in the same folder, synced, renamed into place and the folder
+//! synced ([`atomic_write_file`]). The commit point of an epoch is `state.json`: it names the
+//! checkpoint files of that epoch and carries the history. The published files
+//! (`model.safetensors`, `history.*`) are copies derived from it, written after it; readers
+//! ([`RunDir::model_file`], [`RunDir::read_history`]) go through `state.json`, and resuming
+//! re-publishes, so that a process killed at any instant leaves one consistent epoch — the
+//! previous one or the new one, never a mix.
+//!
+//! Fault injection, for tests: with `CONVLENS_ABORT_AT_WRITE=k` in the environment (read once)
+//! the process aborts, without unwinding, at the k-th change point of a run folder (counted
+//! over the process): after a file's temporary copy is complete and again after its rename,
+//! after each removal, after the folders are created.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
+use atomic_write_file::AtomicWriteFile;
 use candle_core::{Device, Tensor};
-use convlens_data::{write_atomic, Dataset};
-use convlens_model::NetConfig;
+use convlens_data::Dataset;
+use convlens_model::{NetConfig, Network};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
@@ -100,6 +113,10 @@ pub struct RunConfig {
     pub model: NetConfig,
     /// The data used.
     pub dataset: DatasetInfo,
+    /// MD5 of the `init` weights file, when the run started from one: `--resume` compares
+    /// content, not paths.
+    #[serde(default)]
+    pub init_md5: Option<String>,
 }
 
 /// The content of `state.json`: what `--resume` needs.
@@ -154,51 +171,113 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     })
 }
 
+/// The environment variable of the fault injection (see the module documentation).
+pub const ABORT_AT_WRITE_ENV: &str = "CONVLENS_ABORT_AT_WRITE";
+
+/// Counts change points and aborts at the one `CONVLENS_ABORT_AT_WRITE` names.
+fn change_point() {
+    static ABORT_AT: OnceLock<Option<u64>> = OnceLock::new();
+    static POINTS: AtomicU64 = AtomicU64::new(0);
+    let abort_at = *ABORT_AT.get_or_init(|| {
+        std::env::var(ABORT_AT_WRITE_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(k) = abort_at {
+        if POINTS.fetch_add(1, Ordering::SeqCst) + 1 == k {
+            std::process::abort();
+        }
+    }
+}
+
+/// A change of a run folder.
+enum Change<'a> {
+    /// Replace (or create) a file with these bytes, atomically.
+    Write(&'a [u8]),
+    /// Remove a file (a missing one is no error).
+    Remove,
+    /// Create a folder and its parents.
+    CreateDir,
+}
+
+/// Whether `name` is a temporary file left by an interrupted atomic write of `target`
+/// (`.<target>.<six letters or digits>`).
+fn is_temporary_of(name: &str, target: impl Fn(&str) -> bool) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    let Some((file, suffix)) = rest.rsplit_once('.') else {
+        return false;
+    };
+    suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric()) && target(file)
+}
+
+fn is_checkpoint_file(name: &str) -> bool {
+    name.starts_with("epoch-") && name.ends_with(".safetensors")
+}
+
 impl RunDir {
-    /// Opens (creating it if needed) a run folder. Without `resume`, a folder that already
-    /// holds a run is refused; with it, a folder without training state is.
+    /// Opens (creating it if needed) a run folder to train in. With `resume`, the folder must
+    /// hold a run (`config.json`); one with no finished epoch yet (no `state.json`) resumes
+    /// from its start. Without it, a folder holding a finished epoch is refused, and one that
+    /// holds only the start of a run that never finished an epoch (killed or diverged in its
+    /// first) is taken for the new run.
     pub fn open(path: &Path, resume: bool) -> Result<RunDir> {
         let run = RunDir {
             path: path.to_path_buf(),
         };
-        let has_state = run.file(files::STATE).is_file();
+        let has_config = run.file(files::CONFIG).is_file();
         if resume {
             if !path.is_dir() {
                 return Err(TrainError::NoRunToResume {
                     dir: path.into(),
-                    problem: "--resume: no such folder".into(),
+                    problem: "no such folder".into(),
                 });
             }
-            if !has_state || !run.file(files::CONFIG).is_file() {
+            if !has_config {
                 return Err(TrainError::NoRunToResume {
                     dir: path.into(),
-                    problem: "--resume: the folder holds no training state (state.json and config.json); nothing to resume".into(),
+                    problem:
+                        "the folder holds no training state (no config.json); nothing to resume"
+                            .into(),
                 });
             }
-        } else if has_state || run.file(files::CONFIG).is_file() {
+        } else if run.file(files::STATE).is_file() {
             return Err(TrainError::RunExists(path.into()));
         }
-        std::fs::create_dir_all(run.file(files::CHECKPOINTS))
-            .map_err(io("cannot create the run folder", path))?;
-        let probe = run.file(".write-test");
-        std::fs::write(&probe, b"").map_err(io("cannot write into the run folder", path))?;
-        let _ = std::fs::remove_file(probe);
+        run.change(&run.file(files::CHECKPOINTS), Change::CreateDir)?;
+        // Fails early (before the data is loaded) on a folder that cannot be written; an
+        // unnamed temporary file leaves nothing behind, even when the process dies.
+        tempfile::tempfile_in(path).map_err(io("cannot write into the run folder", path))?;
+        run.remove_temporaries()?;
+        if !resume {
+            run.remove_other_checkpoints(None)?;
+        }
         Ok(run)
     }
 
-    /// A finished or running run to read from (for evaluation and figures): the folder must
-    /// hold `config.json` and `model.safetensors`.
+    /// A run to read from (for evaluation and figures): the folder must hold `config.json`
+    /// and a finished epoch (`state.json`, or the published `model.safetensors` of a folder
+    /// that holds no state).
     pub fn existing(path: &Path) -> Result<RunDir> {
         let run = RunDir {
             path: path.to_path_buf(),
         };
-        for name in [files::CONFIG, files::MODEL] {
-            if !run.file(name).is_file() {
-                return Err(TrainError::NoRunToResume {
-                    dir: path.into(),
-                    problem: format!("not a run folder with a finished epoch (no {name})"),
-                });
-            }
+        if !run.file(files::CONFIG).is_file() {
+            return Err(TrainError::NotARun {
+                dir: path.into(),
+                problem: format!("not a run folder (no {})", files::CONFIG),
+            });
+        }
+        if !run.file(files::STATE).is_file() && !run.file(files::MODEL).is_file() {
+            return Err(TrainError::NotARun {
+                dir: path.into(),
+                problem: format!(
+                    "the run has no finished epoch yet (no {} or {})",
+                    files::STATE,
+                    files::MODEL
+                ),
+            });
         }
         Ok(run)
     }
@@ -213,9 +292,66 @@ impl RunDir {
         self.path.join(name)
     }
 
+    /// Every change of the folder goes through here, so that the fault injection sees them
+    /// all.
+    fn change(&self, path: &Path, change: Change<'_>) -> Result<()> {
+        match change {
+            Change::Write(bytes) => {
+                let mut file = AtomicWriteFile::open(path).map_err(io("cannot write", path))?;
+                file.write_all(bytes).map_err(io("cannot write", path))?;
+                change_point();
+                file.commit().map_err(io("cannot write", path))?;
+            }
+            Change::Remove => match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io("cannot remove", path)(e)),
+            },
+            Change::CreateDir => {
+                std::fs::create_dir_all(path).map_err(io("cannot create the run folder", path))?
+            }
+        }
+        change_point();
+        Ok(())
+    }
+
+    /// Removes the temporary files that writes interrupted by the death of a process left.
+    fn remove_temporaries(&self) -> Result<()> {
+        let top = [
+            files::CONFIG,
+            files::HISTORY_JSON,
+            files::HISTORY_CSV,
+            files::MODEL,
+            files::STATE,
+        ];
+        let checkpoints = self.file(files::CHECKPOINTS);
+        let mut stale = Vec::new();
+        for (dir, known) in [
+            (
+                &self.path,
+                &(|n: &str| top.contains(&n)) as &dyn Fn(&str) -> bool,
+            ),
+            (&checkpoints, &is_checkpoint_file),
+        ] {
+            for entry in std::fs::read_dir(dir).map_err(io("cannot list", dir))? {
+                let entry = entry.map_err(io("cannot list", dir))?;
+                if let Some(name) = entry.file_name().to_str() {
+                    if is_temporary_of(name, known) {
+                        stale.push(entry.path());
+                    }
+                }
+            }
+        }
+        stale.sort();
+        for path in stale {
+            self.change(&path, Change::Remove)?;
+        }
+        Ok(())
+    }
+
     /// Writes `config.json`.
     pub fn write_config(&self, config: &RunConfig) -> Result<()> {
-        Ok(write_atomic(&self.file(files::CONFIG), &to_json(config))?)
+        self.change(&self.file(files::CONFIG), Change::Write(&to_json(config)))
     }
 
     /// Reads `config.json`.
@@ -228,16 +364,57 @@ impl RunDir {
         read_json(&self.file(files::STATE))
     }
 
-    /// Reads `history.json` (what finished epochs recorded).
+    /// The committed state, `None` while no epoch has finished.
+    pub fn committed_state(&self) -> Result<Option<TrainState>> {
+        if self.file(files::STATE).is_file() {
+            self.read_state().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// What the finished epochs recorded, as of the last committed one.
     pub fn read_history(&self) -> Result<Vec<EpochRecord>> {
-        read_json(&self.file(files::HISTORY_JSON))
+        match self.committed_state()? {
+            Some(state) => Ok(state.history),
+            None => read_json(&self.file(files::HISTORY_JSON)),
+        }
+    }
+
+    /// The weights of the last committed epoch (its checkpoint: the published
+    /// `model.safetensors` may lag behind a process that died while publishing).
+    pub fn model_file(&self) -> Result<PathBuf> {
+        Ok(match self.committed_state()? {
+            Some(state) => self.path.join(state.model),
+            None => self.file(files::MODEL),
+        })
+    }
+
+    /// The network of the last committed epoch. A run still training may commit the next
+    /// epoch and remove the checkpoint read here meanwhile; the next one is read then.
+    pub fn load_network(&self, config: NetConfig, device: &Device) -> Result<Network> {
+        let mut path = self.model_file()?;
+        let mut tries = 1;
+        loop {
+            match Network::load(config, &path, device) {
+                Ok(network) => return Ok(network),
+                Err(e) => {
+                    let now = self.model_file()?;
+                    if now == path || tries == 3 {
+                        return Err(e.into());
+                    }
+                    path = now;
+                    tries += 1;
+                }
+            }
+        }
     }
 
     /// Saves one finished epoch: checkpoint tensors, then `state.json` (the commit point),
-    /// then the published files, then removes the previous epoch's checkpoint.
+    /// then the published files, then removes the checkpoints the state no longer names.
     pub fn save_epoch(
         &self,
-        network: &convlens_model::Network,
+        network: &Network,
         optimizer: (&HashMap<String, Tensor>, u64),
         history: &[EpochRecord],
     ) -> Result<()> {
@@ -246,12 +423,17 @@ impl RunDir {
             PathBuf::from(files::CHECKPOINTS).join(format!("epoch-{epoch:04}-model.safetensors"));
         let optim_rel = PathBuf::from(files::CHECKPOINTS)
             .join(format!("epoch-{epoch:04}-optimizer.safetensors"));
-        network.save(&self.path.join(&model_rel))?;
-        write_atomic(
-            &self.path.join(&optim_rel),
-            &serialize_tensors(optimizer.0, &self.path.join(&optim_rel))?,
+        let model_path = self.path.join(&model_rel);
+        self.change(&model_path, Change::Write(&network.safetensors_bytes()?))?;
+        let optim_path = self.path.join(&optim_rel);
+        self.change(
+            &optim_path,
+            Change::Write(&serialize_tensors(
+                optimizer.0,
+                &optim_path,
+                "optimizer state",
+            )?),
         )?;
-        let previous = self.read_state().ok();
         let state = TrainState {
             epochs_done: epoch,
             optimizer_steps: optimizer.1,
@@ -259,11 +441,28 @@ impl RunDir {
             optimizer: optim_rel,
             history: history.to_vec(),
         };
-        write_atomic(&self.file(files::STATE), &to_json(&state))?;
+        self.change(&self.file(files::STATE), Change::Write(&to_json(&state)))?;
         self.publish(&state)?;
-        if let Some(prev) = previous.filter(|p| p.epochs_done != epoch) {
-            let _ = std::fs::remove_file(self.path.join(prev.model));
-            let _ = std::fs::remove_file(self.path.join(prev.optimizer));
+        self.remove_other_checkpoints(Some(&state))
+    }
+
+    /// Removes every checkpoint file that `state` does not name (all of them without one).
+    pub fn remove_other_checkpoints(&self, state: Option<&TrainState>) -> Result<()> {
+        let dir = self.file(files::CHECKPOINTS);
+        let keep: Vec<PathBuf> = state
+            .map(|s| vec![self.path.join(&s.model), self.path.join(&s.optimizer)])
+            .unwrap_or_default();
+        let mut other = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(io("cannot list", &dir))? {
+            let entry = entry.map_err(io("cannot list", &dir))?;
+            let name = entry.file_name();
+            if is_checkpoint_file(&name.to_string_lossy()) && !keep.contains(&entry.path()) {
+                other.push(entry.path());
+            }
+        }
+        other.sort();
+        for path in other {
+            self.change(&path, Change::Remove)?;
         }
         Ok(())
     }
@@ -272,18 +471,21 @@ impl RunDir {
     pub fn publish(&self, state: &TrainState) -> Result<()> {
         let weights = std::fs::read(self.path.join(&state.model))
             .map_err(io("cannot read", &self.path.join(&state.model)))?;
-        write_atomic(&self.file(files::MODEL), &weights)?;
-        write_atomic(&self.file(files::HISTORY_JSON), &to_json(&state.history))?;
+        self.change(&self.file(files::MODEL), Change::Write(&weights))?;
+        self.change(
+            &self.file(files::HISTORY_JSON),
+            Change::Write(&to_json(&state.history)),
+        )?;
         let mut csv = String::from(EpochRecord::CSV_HEADER);
         csv.push('\n');
         for r in &state.history {
             csv.push_str(&r.csv_row());
             csv.push('\n');
         }
-        Ok(write_atomic(
+        self.change(
             &self.file(files::HISTORY_CSV),
-            csv.as_bytes(),
-        )?)
+            Change::Write(csv.as_bytes()),
+        )
     }
 
     /// Loads the optimizer tensors a state names.
@@ -302,11 +504,15 @@ impl RunDir {
 
 /// Serializes named tensors to safetensors bytes (sorted names, so identical state gives
 /// identical bytes).
-fn serialize_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<Vec<u8>> {
+fn serialize_tensors(
+    tensors: &HashMap<String, Tensor>,
+    path: &Path,
+    what: &str,
+) -> Result<Vec<u8>> {
     let mut sorted: Vec<(&String, &Tensor)> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     safetensors::tensor::serialize(sorted, None).map_err(|e| TrainError::BadRunFile {
         path: path.to_path_buf(),
-        problem: format!("cannot serialize the optimizer state: {e}"),
+        problem: format!("cannot serialize the {what}: {e}"),
     })
 }

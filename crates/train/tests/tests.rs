@@ -1,13 +1,16 @@
 //! Tests of the training engine: optimizers against hand-computed PyTorch updates, config
 //! validation, run folders, evaluation and divergence.
 
+use std::path::Path;
+
 use candle_core::{Device, Tensor, Var};
 use convlens_data::synthetic::{write_synthetic, SyntheticConfig};
 use convlens_data::{Dataset, DatasetId, Locator};
 use convlens_model::Backend;
+
 use convlens_train::{
-    evaluate, Optimizer, OptimizerConfig, OptimizerKind, RunDir, Silent, TrainConfig, TrainError,
-    Trainer,
+    evaluate, predict, Divergence, Optimizer, OptimizerConfig, OptimizerKind, RunDir, Silent,
+    TrainConfig, TrainError, Trainer,
 };
 
 fn var(values: &[f32]) -> Var {
@@ -112,56 +115,56 @@ fn optimizer_state_round_trips() {
 }
 
 #[test]
-fn config_validation_names_the_flag() {
+fn config_validation_names_the_field() {
     let bad = [
         (
             TrainConfig {
                 epochs: 0,
                 ..Default::default()
             },
-            "--epochs 0",
+            "epochs 0",
         ),
         (
             TrainConfig {
                 batch_size: 0,
                 ..Default::default()
             },
-            "--batch-size 0",
+            "batch_size 0",
         ),
         (
             TrainConfig {
                 lr: -1.0,
                 ..Default::default()
             },
-            "--lr -1",
+            "lr -1",
         ),
         (
             TrainConfig {
                 lr: f64::NAN,
                 ..Default::default()
             },
-            "--lr NaN",
+            "lr NaN",
         ),
         (
             TrainConfig {
                 momentum: 1.5,
                 ..Default::default()
             },
-            "--momentum 1.5",
+            "momentum 1.5",
         ),
         (
             TrainConfig {
                 weight_decay: -0.1,
                 ..Default::default()
             },
-            "--weight-decay -0.1",
+            "weight_decay -0.1",
         ),
         (
             TrainConfig {
                 limit_train: Some(0),
                 ..Default::default()
             },
-            "--limit-train 0",
+            "limit_train 0",
         ),
         (
             TrainConfig {
@@ -169,7 +172,7 @@ fn config_validation_names_the_flag() {
                 momentum: 0.9,
                 ..Default::default()
             },
-            "--momentum 0.9",
+            "momentum 0.9",
         ),
     ];
     for (config, needle) in bad {
@@ -189,8 +192,23 @@ fn config_validation_names_the_flag() {
     };
     assert_eq!(
         a.first_difference(&c),
-        Some(("--batch-size".into(), "16".into(), "64".into()))
+        Some(("batch_size".into(), "16".into(), "64".into()))
     );
+    let d = TrainConfig {
+        backend: Backend::Candle,
+        ..Default::default()
+    };
+    assert_eq!(
+        a.first_difference(&d),
+        Some(("backend".into(), "fast".into(), "candle".into()))
+    );
+    // Files are compared by content, not by path.
+    let e = TrainConfig {
+        dataset: "idx:/elsewhere".into(),
+        init: Some("/elsewhere/w.safetensors".into()),
+        ..Default::default()
+    };
+    assert_eq!(a.first_difference(&e), None);
 }
 
 fn synthetic(train: usize) -> (tempfile::TempDir, Dataset) {
@@ -213,76 +231,310 @@ fn synthetic(train: usize) -> (tempfile::TempDir, Dataset) {
 }
 
 #[test]
-fn a_diverging_run_stops_naming_epoch_and_step_and_keeps_the_last_good_epoch() {
+fn an_update_that_makes_the_weights_non_finite_is_never_saved() {
     let (_d, data) = synthetic(300);
     let out = tempfile::tempdir().unwrap();
     let run = RunDir::open(&out.path().join("run"), false).unwrap();
+    // One step per epoch, and a learning rate that overflows f32: the first update makes
+    // the weights infinite although the loss before it was fine. Checking only the loss
+    // would save that epoch.
     let config = TrainConfig {
-        epochs: 1,
-        lr: 0.05,
+        epochs: 2,
+        lr: 1e40,
+        limit_train: Some(16),
         ..Default::default()
     };
-    let mut trainer = Trainer::new(config.clone(), &data, &Device::Cpu).unwrap();
-    trainer.start_run(&run).unwrap();
-    trainer.fit(Some(&run), &mut Silent).unwrap();
-    let good = std::fs::read(run.file("model.safetensors")).unwrap();
-    // Resume for more epochs at an absurd learning rate: the loss explodes.
-    let config = TrainConfig {
-        epochs: 3,
-        lr: 1e6,
-        ..config
-    };
     let mut trainer = Trainer::new(config, &data, &Device::Cpu).unwrap();
-    let err = match trainer.resume(&run) {
-        Err(e) => e,
-        Ok(()) => panic!("a different --lr must not resume"),
-    };
-    assert!(matches!(err, TrainError::ResumeMismatch { .. }), "{err}");
-    let fresh = RunDir::open(&out.path().join("run2"), false).unwrap();
-    let mut trainer = Trainer::new(
-        TrainConfig {
-            epochs: 2,
-            lr: 1e6,
-            ..Default::default()
-        },
-        &data,
-        &Device::Cpu,
-    )
-    .unwrap();
-    trainer.start_run(&fresh).unwrap();
-    let err = trainer.fit(Some(&fresh), &mut Silent).unwrap_err();
-    let TrainError::Diverged { epoch, step, .. } = err else {
-        panic!("{err}")
-    };
-    assert_eq!(epoch, 1);
-    assert!(step >= 1);
-    let text = TrainError::Diverged {
+    trainer.start_run(&run).unwrap();
+    let err = trainer.fit(Some(&run), &mut Silent).unwrap_err();
+    let TrainError::Diverged {
         epoch,
         step,
-        loss: f32::NAN,
-        suggested_lr: 1e5,
-    }
-    .to_string();
-    assert!(text.contains("epoch 1") && text.contains("--lr"), "{text}");
+        cause,
+        suggested_lr,
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((*epoch, *step), (1, 1), "{err}");
+    assert!(matches!(cause, Divergence::Weights { .. }), "{err}");
+    assert_eq!(*suggested_lr, 1e39);
+    let text = err.to_string();
     assert!(
-        !fresh.file("model.safetensors").exists(),
-        "no epoch finished, no weights published"
+        text.contains("epoch 1, step 1") && text.contains("lr 1e39)"),
+        "{text}"
     );
-    assert_eq!(std::fs::read(run.file("model.safetensors")).unwrap(), good);
+    for name in ["state.json", "model.safetensors", "history.json"] {
+        assert!(
+            !run.file(name).exists(),
+            "{name} written for a diverged epoch"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(run.file("checkpoint")).unwrap().count(),
+        0,
+        "no checkpoint of a diverged epoch"
+    );
 }
 
 #[test]
-fn evaluation_counts_add_up() {
+fn a_run_with_no_finished_epoch_resumes_from_its_start() {
+    let (_d, data) = synthetic(200);
+    let out = tempfile::tempdir().unwrap();
+    let config = TrainConfig {
+        epochs: 2,
+        lr: 0.05,
+        momentum: 0.9,
+        limit_train: Some(64),
+        ..Default::default()
+    };
+    let whole = RunDir::open(&out.path().join("whole"), false).unwrap();
+    let mut trainer = Trainer::new(config.clone(), &data, &Device::Cpu).unwrap();
+    trainer.start_run(&whole).unwrap();
+    trainer.fit(Some(&whole), &mut Silent).unwrap();
+
+    // What a process killed during epoch 1 leaves: config.json and no state.
+    let path = out.path().join("killed");
+    let killed = RunDir::open(&path, false).unwrap();
+    Trainer::new(config.clone(), &data, &Device::Cpu)
+        .unwrap()
+        .start_run(&killed)
+        .unwrap();
+    let killed = RunDir::open(&path, true).unwrap();
+    let mut trainer = Trainer::new(config, &data, &Device::Cpu).unwrap();
+    trainer.resume(&killed).unwrap();
+    assert!(trainer.history().is_empty());
+    trainer.fit(Some(&killed), &mut Silent).unwrap();
+    for name in ["model.safetensors", "config.json"] {
+        assert_eq!(
+            std::fs::read(whole.file(name)).unwrap(),
+            std::fs::read(killed.file(name)).unwrap(),
+            "{name}"
+        );
+    }
+    let strip = |run: &RunDir| {
+        run.read_history()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.train_loss, r.val_loss, r.val_correct))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&whole).len(), 2);
+    assert_eq!(strip(&whole), strip(&killed));
+    // Once an epoch is saved, the folder holds a run that a new one may not replace.
+    assert!(matches!(
+        RunDir::open(&path, false),
+        Err(TrainError::RunExists(_))
+    ));
+}
+
+#[test]
+fn a_folder_whose_run_finished_no_epoch_takes_a_new_run() {
     let (_d, data) = synthetic(100);
-    let trainer = Trainer::new(TrainConfig::default(), &data, &Device::Cpu).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("run");
+    // A run diverged in its first epoch: config.json, and nothing worth keeping.
+    let diverging = TrainConfig {
+        epochs: 1,
+        lr: 1e40,
+        limit_train: Some(16),
+        ..Default::default()
+    };
+    let run = RunDir::open(&path, false).unwrap();
+    let mut trainer = Trainer::new(diverging, &data, &Device::Cpu).unwrap();
+    trainer.start_run(&run).unwrap();
+    assert!(trainer.fit(Some(&run), &mut Silent).is_err());
+    // A checkpoint an interrupted save left behind goes too.
+    let stale = run.file("checkpoint/epoch-0001-model.safetensors");
+    std::fs::write(&stale, b"x").unwrap();
+
+    let good = TrainConfig {
+        epochs: 1,
+        lr: 0.05,
+        limit_train: Some(16),
+        ..Default::default()
+    };
+    let run = RunDir::open(&path, false).unwrap();
+    assert!(!stale.exists());
+    let mut trainer = Trainer::new(good.clone(), &data, &Device::Cpu).unwrap();
+    trainer.start_run(&run).unwrap();
+    trainer.fit(Some(&run), &mut Silent).unwrap();
+    assert_eq!(run.read_config().unwrap().config, good);
+    assert_eq!(run.read_history().unwrap().len(), 1);
+}
+
+/// A copy of the files of a folder in another one.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn resume_compares_the_backend_and_the_content_of_files_not_their_paths() {
+    let (d, data) = synthetic(100);
+    let out = tempfile::tempdir().unwrap();
+    let init = out.path().join("init.safetensors");
+    convlens_model::Network::new(Default::default(), 3, &Device::Cpu)
+        .unwrap()
+        .save(&init)
+        .unwrap();
+    let config = TrainConfig {
+        epochs: 1,
+        limit_train: Some(32),
+        init: Some(init.clone()),
+        ..Default::default()
+    };
+    let run = RunDir::open(&out.path().join("run"), false).unwrap();
+    let mut trainer = Trainer::new(config.clone(), &data, &Device::Cpu).unwrap();
+    trainer.start_run(&run).unwrap();
+    trainer.fit(Some(&run), &mut Silent).unwrap();
+    let saved = run.read_config().unwrap();
+    assert_eq!(saved.config.backend, Backend::Fast);
+    assert_eq!(saved.init_md5.as_deref().map(str::len), Some(32));
+
+    let resume = |config: TrainConfig, data: &Dataset| {
+        let mut trainer = Trainer::new(config, data, &Device::Cpu).unwrap();
+        trainer.resume(&RunDir::open(run.path(), true).unwrap())
+    };
+    let field = |r: convlens_train::Result<()>| match r {
+        Err(TrainError::ResumeMismatch { field, .. }) => field,
+        other => panic!("expected a mismatch, got {other:?}"),
+    };
+    let candle = TrainConfig {
+        backend: Backend::Candle,
+        ..config.clone()
+    };
+    assert_eq!(field(resume(candle, &data)), "backend");
+
+    // The same weights and the same data found elsewhere are the same run.
+    let moved_init = out.path().join("moved.safetensors");
+    std::fs::copy(&init, &moved_init).unwrap();
+    let moved_data = out.path().join("data");
+    copy_dir(d.path(), &moved_data);
+    let moved = Dataset::load(&DatasetId::Idx(moved_data.clone()), &Locator::default()).unwrap();
+    let elsewhere = TrainConfig {
+        init: Some(moved_init.clone()),
+        dataset: format!("idx:{}", moved_data.display()),
+        ..config.clone()
+    };
+    resume(elsewhere, &moved).unwrap();
+
+    // Other weights at the same path are not.
+    convlens_model::Network::new(Default::default(), 4, &Device::Cpu)
+        .unwrap()
+        .save(&init)
+        .unwrap();
+    let err = resume(config.clone(), &data);
+    assert!(format!("{err:?}").contains("init.safetensors"), "{err:?}");
+    assert_eq!(field(err), "init");
+    let no_init = TrainConfig {
+        init: None,
+        ..config.clone()
+    };
+    assert_eq!(field(resume(no_init, &data)), "init");
+
+    // Other data is not the same run either.
+    let (_other, other_data) = synthetic(120);
+    let other = TrainConfig {
+        init: Some(moved_init),
+        ..config
+    };
+    assert_eq!(field(resume(other, &other_data)), "dataset");
+}
+
+#[test]
+fn checkpoints_hold_the_bytes_network_save_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = convlens_model::Network::new(Default::default(), 9, &Device::Cpu).unwrap();
+    let path = dir.path().join("w.safetensors");
+    net.save(&path).unwrap();
+    assert_eq!(
+        net.safetensors_bytes().unwrap(),
+        std::fs::read(&path).unwrap()
+    );
+}
+
+#[test]
+fn opening_a_run_removes_the_temporary_files_of_interrupted_writes() {
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("run");
+    std::fs::create_dir_all(path.join("checkpoint")).unwrap();
+    let stale = [
+        path.join(".config.json.a1B2c3"),
+        path.join(".state.json.zzzzzz"),
+        path.join("checkpoint/.epoch-0002-model.safetensors.Q9q9Q9"),
+    ];
+    let kept = [
+        path.join(".hidden"),
+        path.join(".notes.txt.abcdef"),
+        path.join("checkpoint/.epoch-0002-model.safetensors.toolong1"),
+    ];
+    for p in stale.iter().chain(&kept) {
+        std::fs::write(p, b"x").unwrap();
+    }
+    RunDir::open(&path, false).unwrap();
+    for p in &stale {
+        assert!(!p.exists(), "{} left", p.display());
+    }
+    for p in &kept {
+        assert!(p.exists(), "{} removed", p.display());
+    }
+}
+
+#[test]
+fn evaluation_agrees_with_predictions_counted_by_hand() {
+    let (_d, data) = synthetic(1000);
+    let config = TrainConfig {
+        epochs: 2,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(config, &data, &Device::Cpu).unwrap();
+    trainer.fit(None, &mut Silent).unwrap();
     let e = evaluate(trainer.network(), &data.test, 10, &Device::Cpu).unwrap();
-    assert_eq!(e.images, 100);
-    assert_eq!(e.confusion.iter().flatten().sum::<u64>(), 100);
-    assert_eq!(e.total.iter().sum::<u64>(), 100);
-    let correct: u64 = (0..10).map(|i| e.confusion[i][i]).sum();
-    assert!((e.accuracy - correct as f64 / 100.0).abs() < 1e-12);
-    // An untrained network is near chance: loss about ln 10.
-    assert!((e.loss - 10f64.ln()).abs() < 0.5, "{}", e.loss);
+    let predictions = predict(trainer.network(), &data.test, &Device::Cpu).unwrap();
+    let labels = data.test.labels();
+    assert_eq!(predictions.len(), labels.len());
+    let mut confusion = vec![vec![0u64; 10]; 10];
+    let mut total = vec![0u64; 10];
+    let mut loss = 0.0f64;
+    for (p, &label) in predictions.iter().zip(labels) {
+        let label = usize::from(label);
+        confusion[label][p.class] += 1;
+        total[label] += 1;
+        loss -= f64::from(p.probabilities[label]).ln();
+    }
+    let right = predictions
+        .iter()
+        .zip(labels)
+        .filter(|(p, &l)| p.class == usize::from(l))
+        .count();
+    let n = labels.len() as f64;
+    assert_eq!(e.images, labels.len());
+    assert_eq!(e.confusion, confusion);
+    assert_eq!(e.total, total);
+    assert_eq!(e.accuracy, right as f64 / n);
+    assert!(
+        (e.loss - loss / n).abs() < 1e-4,
+        "{} vs {}",
+        e.loss,
+        loss / n
+    );
+    for c in 0..10 {
+        let by_hand = if total[c] == 0 {
+            0.0
+        } else {
+            confusion[c][c] as f64 / total[c] as f64
+        };
+        assert_eq!(e.per_class[c], by_hand, "class {c}");
+    }
+    // Counts worth comparing: right and wrong answers, spread over several classes.
+    assert!(right > 0 && right < labels.len(), "{right} right");
+    let predicted: std::collections::BTreeSet<usize> =
+        predictions.iter().map(|p| p.class).collect();
+    assert!(predicted.len() >= 3, "predicted classes {predicted:?}");
 }
 
 /// Per-epoch training and validation losses of a short run on `backend`.
@@ -293,10 +545,11 @@ fn loss_curve(data: &Dataset, backend: Backend, seed: u64) -> Vec<(f64, f64)> {
         // Momentum, so that three short epochs move the loss away from chance.
         momentum: 0.9,
         lr: 0.02,
+        backend,
         ..Default::default()
     };
     let mut trainer = Trainer::new(config, data, &Device::Cpu).unwrap();
-    trainer.network_mut().set_backend(backend);
+    assert_eq!(trainer.network().backend(), backend);
     trainer.fit(None, &mut Silent).unwrap();
     trainer
         .history()
@@ -324,4 +577,40 @@ fn fast_and_candle_backends_give_matching_loss_curves() {
     assert!(rel(fast[last].0, other_seed[last].0) > 1e-2);
     // And the curves compared are of a run that learns: the training loss falls.
     assert!(fast[last].0 < fast[0].0 - 0.03, "{fast:?}");
+}
+
+#[test]
+fn readers_load_the_weights_of_the_committed_epoch() {
+    let (_d, data) = synthetic(100);
+    let out = tempfile::tempdir().unwrap();
+    let run = RunDir::open(&out.path().join("run"), false).unwrap();
+    let config = TrainConfig {
+        epochs: 2,
+        limit_train: Some(32),
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(config, &data, &Device::Cpu).unwrap();
+    trainer.start_run(&run).unwrap();
+    trainer.fit(Some(&run), &mut Silent).unwrap();
+    let reader = RunDir::existing(run.path()).unwrap();
+    let model = trainer.network().config();
+    let loaded = reader.load_network(model, &Device::Cpu).unwrap();
+    let published = std::fs::read(run.file("model.safetensors")).unwrap();
+    assert_eq!(loaded.safetensors_bytes().unwrap(), published);
+    assert_eq!(reader.read_history().unwrap(), trainer.history());
+    // A published file lagging behind the state (a process died while publishing) is not
+    // what readers get.
+    std::fs::write(run.file("model.safetensors"), b"stale").unwrap();
+    std::fs::write(run.file("history.json"), b"[]").unwrap();
+    let loaded = reader.load_network(model, &Device::Cpu).unwrap();
+    assert_eq!(loaded.safetensors_bytes().unwrap(), published);
+    assert_eq!(reader.read_history().unwrap().len(), 2);
+    // A checkpoint gone for good is an error naming it, not a loop.
+    let checkpoint = reader.model_file().unwrap();
+    std::fs::remove_file(&checkpoint).unwrap();
+    let err = reader.load_network(model, &Device::Cpu).unwrap_err();
+    assert!(
+        err.to_string().contains("epoch-0002-model.safetensors"),
+        "{err}"
+    );
 }
