@@ -2,7 +2,49 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
+
+/// A usage error of the flags as one line, without clap's `error:` prefix and usage block:
+/// every failure of `trainer` is one line on stderr. Clap's message and tips are kept.
+pub fn usage_error(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for paragraph in text.split("\n\n") {
+        let paragraph = paragraph.trim();
+        if paragraph.starts_with("Usage:") || paragraph.starts_with("For more information") {
+            break;
+        }
+        let line = paragraph
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !line.is_empty() {
+            parts.push(line);
+        }
+    }
+    let message = parts.join("; ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    if message.is_empty() {
+        format!("{}; see trainer --help", e.kind())
+    } else {
+        format!("{message}; see trainer --help")
+    }
+}
+
+/// The parser of a path flag: any path the system accepts, but not an empty one, which names
+/// no file (and would silently mean the current folder).
+fn path() -> impl TypedValueParser<Value = PathBuf> {
+    clap::builder::OsStringValueParser::new().try_map(|s| {
+        if s.is_empty() {
+            Err("an empty path names no folder or file")
+        } else {
+            Ok(PathBuf::from(s))
+        }
+    })
+}
 
 /// Train the course CNN with candle and see inside it.
 #[derive(Debug, Parser)]
@@ -35,7 +77,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "fashion-mnist")]
     pub dataset: String,
     /// A folder holding the dataset's files (or a folder of dataset folders).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path())]
     pub data_dir: Option<PathBuf>,
     /// Number of epochs.
     #[arg(long, default_value_t = 20)]
@@ -71,10 +113,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub holdout: Option<usize>,
     /// Start from these weights (safetensors with PyTorch state_dict names).
-    #[arg(long, value_name = "WEIGHTS")]
+    #[arg(long, value_name = "WEIGHTS", value_parser = path())]
     pub init: Option<PathBuf>,
-    /// The run folder (default: runs/<dataset>-<UTC timestamp>).
-    #[arg(long, value_name = "DIR")]
+    /// The run folder (default: runs/DATASET-TIMESTAMP, the time in UTC).
+    #[arg(long, value_name = "DIR", value_parser = path())]
     pub out: Option<PathBuf>,
     /// Continue the run in --out from its last finished epoch.
     #[arg(long)]
@@ -100,7 +142,7 @@ impl Default for TrainArgs {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The run folder.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path())]
     pub run: PathBuf,
     /// Evaluate the first N test images only.
     #[arg(long, value_name = "N")]
@@ -109,7 +151,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub json: bool,
     /// Where the dataset is, if not where the run found it.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path())]
     pub data_dir: Option<PathBuf>,
 }
 
@@ -131,7 +173,7 @@ pub struct SummaryArgs {
 #[derive(Debug, Args)]
 pub struct DatasetsArgs {
     /// Also look in this folder.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path())]
     pub data_dir: Option<PathBuf>,
 }
 
@@ -139,7 +181,7 @@ pub struct DatasetsArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The run folder.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path())]
     pub run: PathBuf,
     /// Test images shown in the feature-map and classifier figures.
     #[arg(long, default_value_t = 10)]
@@ -147,11 +189,11 @@ pub struct InspectArgs {
     /// Layers drawn in the feature-map figure (comma-separated; default: all conv-stage layers).
     #[arg(long, value_delimiter = ',')]
     pub layers: Vec<String>,
-    /// Output folder (default: <run>/figures).
-    #[arg(long, value_name = "DIR")]
+    /// Output folder (default: RUN/figures).
+    #[arg(long, value_name = "DIR", value_parser = path())]
     pub out: Option<PathBuf>,
     /// Where the dataset is, if not where the run found it.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = path())]
     pub data_dir: Option<PathBuf>,
     /// Evaluate statistics on the first N test images only (default: all).
     #[arg(long, value_name = "N")]

@@ -1,5 +1,6 @@
 //! `train`, `eval`, `summary` and `datasets`: flags in, crate calls, text out.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -7,13 +8,19 @@ use candle_core::Device;
 use convlens_data::{Dataset, DatasetId, Locator, DATASETS};
 use convlens_model::{Backend, NetConfig, Network};
 use convlens_train::{evaluate, files, ConsoleProgress, RunDir, TrainConfig, Trainer};
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{DatasetsArgs, EvalArgs, SummaryArgs, TrainArgs};
 
 /// Loads a dataset by name, telling the user which copy is used.
 pub fn load_dataset(name: &str, data_dir: Option<PathBuf>) -> Result<Dataset> {
     let id: DatasetId = name.parse().context("--dataset")?;
-    let data = Dataset::load(&id, &Locator::from_env().with_data_dir(data_dir))?;
+    load(&id, data_dir)
+}
+
+/// Loads a dataset, telling the user which copy is used.
+fn load(id: &DatasetId, data_dir: Option<PathBuf>) -> Result<Dataset> {
+    let data = Dataset::load(id, &Locator::from_env().with_data_dir(data_dir))?;
     let verified = data
         .provenance
         .files
@@ -27,7 +34,7 @@ pub fn load_dataset(name: &str, data_dir: Option<PathBuf>) -> Result<Dataset> {
         "dataset: {} from {} ({}; {}), {} training and {} test images",
         data.title,
         data.provenance.dir.display(),
-        data.provenance.origin,
+        crate::flags::data::origin(data.provenance.origin),
         verified,
         data.train.len(),
         data.test.len()
@@ -50,6 +57,7 @@ fn train_config(args: &TrainArgs) -> Result<TrainConfig> {
         limit_val: args.limit_val,
         holdout: args.holdout,
         init: args.init.clone(),
+        backend: backend(&args.backend)?,
     })
 }
 
@@ -96,7 +104,6 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     convlens_ops::keep_freed_memory();
     let config = train_config(args)?;
     config.validate()?;
-    let backend = backend(&args.backend)?;
     let out = match (&args.out, args.resume) {
         (Some(out), _) => out.clone(),
         (None, true) => anyhow::bail!("--resume needs --out DIR: the run folder to continue"),
@@ -105,13 +112,12 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     if args.resume {
         // Fail on a missing state before spending time on the data.
         RunDir::open(&out, true)?;
-    } else if out.join(files::CONFIG).is_file() {
+    } else if out.join(files::STATE).is_file() {
         return Err(convlens_train::TrainError::RunExists(out).into());
     }
     let data = load_dataset(&args.dataset, args.data_dir.clone())?;
     let device = Device::Cpu;
     let mut trainer = Trainer::new(config, &data, &device)?;
-    trainer.network_mut().set_backend(backend);
     let run = RunDir::open(&out, args.resume)?;
     if args.resume {
         trainer.resume(&run)?;
@@ -151,48 +157,179 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Loads a run's network and dataset (the dataset from where the run found it, unless
-/// `data_dir` says otherwise).
+/// Loads a run's network and dataset: the dataset from where the run found it, unless
+/// `data_dir` says where it is now (for an `idx:` run, `data_dir` is the folder of IDX
+/// files). The data must be the data the run was trained on — the same file contents and
+/// classes as `config.json` records, wherever it now lies — or this fails naming what
+/// changed, since the run's class names and network only fit that data.
 pub fn open_run(
     run: &Path,
     data_dir: Option<PathBuf>,
 ) -> Result<(convlens_train::RunConfig, Network, Dataset)> {
-    let dir = RunDir::existing(run).with_context(|| format!("--run {}", run.display()))?;
+    let dir = match RunDir::existing(run) {
+        Ok(dir) => dir,
+        Err(convlens_train::TrainError::NoRunToResume { problem, .. }) => {
+            anyhow::bail!("--run {}: {problem}", run.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("--run {}", run.display())),
+    };
     let config = dir.read_config()?;
-    let weights = run.join(files::MODEL);
-    let network = Network::load(config.model, &weights, &Device::Cpu)?;
-    let data_dir = data_dir.or_else(|| Some(config.dataset.dir.clone()).filter(|d| d.is_dir()));
-    let data = load_dataset(&config.config.dataset, data_dir)?;
+    let config_file = dir.file(files::CONFIG);
+    // Checked here, in the file's words: a hand-edited config.json names no flag.
+    config
+        .model
+        .summary()
+        .map_err(|e| anyhow::anyhow!("{}: model: {e}", config_file.display()))?;
+    if config.model.classes != config.dataset.class_names.len() {
+        anyhow::bail!(
+            "{}: the model has {} classes but the dataset lists {} class names; the file is damaged",
+            config_file.display(),
+            config.model.classes,
+            config.dataset.class_names.len()
+        );
+    }
+    let network = dir.load_network(config.model, &Device::Cpu)?;
+    let id: DatasetId = config
+        .config
+        .dataset
+        .parse()
+        .with_context(|| format!("{}: dataset", config_file.display()))?;
+    let (id, data_dir) = match (id, data_dir) {
+        (DatasetId::Idx(_), Some(dir)) => {
+            if !dir.is_dir() {
+                anyhow::bail!("--data-dir {}: no such folder", dir.display());
+            }
+            (DatasetId::Idx(dir), None)
+        }
+        (id, Some(dir)) => (id, Some(dir)),
+        (id, None) => {
+            let recorded = Some(config.dataset.dir.clone()).filter(|d| d.is_dir());
+            (id, recorded)
+        }
+    };
+    let data = load(&id, data_dir).with_context(|| {
+        format!(
+            "--run {}: the run's dataset ({}; pass --data-dir DIR where it is now)",
+            run.display(),
+            config.config.dataset
+        )
+    })?;
+    check_same_data(run, &config, &data)?;
     Ok((config, network, data))
+}
+
+/// Fails unless `data` holds the files and classes `config.json` records: the run's class
+/// names index its labels and its network has one output per class.
+fn check_same_data(run: &Path, config: &convlens_train::RunConfig, data: &Dataset) -> Result<()> {
+    let recorded = &config.dataset;
+    let mut changes = Vec::new();
+    if recorded.files.len() != data.provenance.files.len() {
+        changes.push(format!(
+            "config.json records {} files, the dataset has {}",
+            recorded.files.len(),
+            data.provenance.files.len()
+        ));
+    }
+    for (was, now) in recorded.files.iter().zip(&data.provenance.files) {
+        if was.md5 != now.digest.md5 {
+            changes.push(format!(
+                "the {} {} have content MD5 {}, the run was trained on {} with MD5 {}",
+                now.role,
+                now.path.display(),
+                now.digest.md5,
+                was.path.display(),
+                was.md5
+            ));
+        }
+    }
+    if data.classes() != recorded.class_names.len() {
+        changes.push(format!(
+            "the data has {} classes ({}), the run was trained on {} ({})",
+            data.classes(),
+            class_list(&data.class_names),
+            recorded.class_names.len(),
+            class_list(&recorded.class_names)
+        ));
+    }
+    if !changes.is_empty() {
+        anyhow::bail!(
+            "--run {}: the dataset changed since the run was trained: {}; pass --data-dir DIR \
+             with the run's data",
+            run.display(),
+            changes.join("; ")
+        );
+    }
+    if data.class_names != recorded.class_names {
+        eprintln!(
+            "note: the dataset now names its classes {}; the run's names {} are shown",
+            class_list(&data.class_names),
+            class_list(&recorded.class_names)
+        );
+    }
+    Ok(())
+}
+
+/// `a, b, c` — at most a few names, then how many more.
+fn class_list(names: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
+/// What `trainer eval --json` prints: one object. (Fields in alphabetical order, the order
+/// the file has always had.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Fraction (0–1) of the images classified correctly.
+    pub accuracy: f64,
+    /// The run's class names, in label order.
+    pub class_names: Vec<String>,
+    /// `confusion[true][predicted]` counts.
+    pub confusion: Vec<Vec<u64>>,
+    /// The dataset's registry name (`mnist`, `idx`, …).
+    pub dataset: String,
+    /// Number of images evaluated.
+    pub images: usize,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Accuracy per class name.
+    pub per_class: BTreeMap<String, f64>,
+    /// The run folder.
+    pub run: PathBuf,
 }
 
 /// `trainer eval`.
 pub fn eval(args: &EvalArgs) -> Result<()> {
+    if args.limit == Some(0) {
+        anyhow::bail!("--limit 0: must be at least 1");
+    }
     let (config, network, data) = open_run(&args.run, args.data_dir.clone())?;
     let test = match args.limit {
-        Some(0) => anyhow::bail!("--limit 0: must be at least 1"),
         Some(n) => data.test.first(n),
         None => data.test.clone(),
     };
     let e = evaluate(&network, &test, data.classes(), &Device::Cpu)?;
     let names = &config.dataset.class_names;
     if args.json {
-        let per_class: serde_json::Map<String, serde_json::Value> = names
-            .iter()
-            .zip(&e.per_class)
-            .map(|(n, a)| (n.clone(), (*a).into()))
-            .collect();
-        let out = serde_json::json!({
-            "run": args.run,
-            "dataset": config.dataset.name,
-            "images": e.images,
-            "loss": e.loss,
-            "accuracy": e.accuracy,
-            "per_class": per_class,
-            "class_names": names,
-            "confusion": e.confusion,
-        });
-        println!("{out}");
+        let report = EvalReport {
+            accuracy: e.accuracy,
+            class_names: names.clone(),
+            confusion: e.confusion.clone(),
+            dataset: config.dataset.name.clone(),
+            images: e.images,
+            loss: e.loss,
+            per_class: names.iter().cloned().zip(e.per_class.clone()).collect(),
+            run: args.run.clone(),
+        };
+        println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
     println!(
@@ -251,7 +388,7 @@ pub fn datasets(args: &DatasetsArgs) -> Result<()> {
                 "{:<14} found: {} ({})",
                 spec.name,
                 found.dir.display(),
-                found.origin
+                crate::flags::data::origin(found.origin)
             ),
             None => {
                 println!("{:<14} not found; looked in:", spec.name);
@@ -260,7 +397,7 @@ pub fn datasets(args: &DatasetsArgs) -> Result<()> {
                 }
                 println!("{:16}to get it:", "");
                 for h in convlens_data::hints(spec) {
-                    println!("{:18}- {h}", "");
+                    println!("{:18}- {}", "", crate::flags::data::hint(&h));
                 }
             }
         }

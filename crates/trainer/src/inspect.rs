@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var, D};
 use convlens_data::{Dataset, Split};
-use convlens_hooks::{ActivationRecorder, ActivationStats, LayerSelector};
+use convlens_hooks::{ActivationRecorder, ActivationStats, LayerSelector, LayerStats};
 use convlens_model::{Network, LAYER_NAMES};
-use convlens_train::{evaluate, predict, RunConfig, RunDir};
+use convlens_train::{evaluate, predict, Evaluation, RunConfig, RunDir};
 use convlens_viz as viz;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::InspectArgs;
 
@@ -34,13 +35,15 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             );
         }
     }
+    if args.limit == Some(0) {
+        anyhow::bail!("--limit 0: must be at least 1");
+    }
     let (config, network, data) = crate::commands::open_run(&args.run, args.data_dir.clone())?;
     let history = RunDir::existing(&args.run)?.read_history()?;
     let out = args.out.clone().unwrap_or_else(|| args.run.join("figures"));
     std::fs::create_dir_all(&out)
         .with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
     let test = match args.limit {
-        Some(0) => anyhow::bail!("--limit 0: must be at least 1"),
         Some(n) => data.test.first(n),
         None => data.test.clone(),
     };
@@ -306,41 +309,128 @@ fn draw_all(
     )?;
 
     // The numbers behind the figures.
-    let stats_json: Vec<serde_json::Value> = layer_stats
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "layer": s.layer,
-                "shape": s.shape,
-                "images": s.images,
-                "zero_fraction": s.zero_fraction,
-                "mean": s.mean,
-                "never_active_fraction": s.never_active_fraction,
-                "channel_means": s.channels.iter().map(|c| c.mean).collect::<Vec<_>>(),
-                "channel_stds": s.channels.iter().map(|c| c.std).collect::<Vec<_>>(),
-                "channels_never_active": s.channels.iter().filter(|c| !c.ever_active).count(),
-            })
-        })
-        .collect();
+    let stats_file: Vec<LayerSummary> = layer_stats.iter().map(LayerSummary::from).collect();
+    write_json(&put(ACTIVATION_STATS), &stats_file)?;
     write_json(
-        &put("activation_stats.json"),
-        &serde_json::Value::Array(stats_json),
+        &put(EVALUATION),
+        &EvaluationFile::new(&evaluation, names.to_vec()),
     )?;
-    let eval_json = serde_json::json!({
-        "images": evaluation.images,
-        "loss": evaluation.loss,
-        "accuracy": evaluation.accuracy,
-        "class_names": names,
-        "per_class": evaluation.per_class,
-        "confusion": evaluation.confusion,
-    });
-    write_json(&put("evaluation.json"), &eval_json)?;
     Ok(written)
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value)?;
     bytes.push(b'\n');
     convlens_data::write_atomic(path, &bytes)?;
     Ok(())
+}
+
+/// The file of per-layer activation statistics: a JSON array of [`LayerSummary`].
+pub const ACTIVATION_STATS: &str = "activation_stats.json";
+/// The file of the test-set evaluation: an [`EvaluationFile`].
+pub const EVALUATION: &str = "evaluation.json";
+
+/// One layer of `activation_stats.json`: a layer's [`ActivationStats`] with the per-channel
+/// statistics as columns. (Fields in alphabetical order, the order the file has always had.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerSummary {
+    /// Mean of each channel, in channel order.
+    pub channel_means: Vec<f64>,
+    /// Population standard deviation of each channel.
+    pub channel_stds: Vec<f64>,
+    /// Channels whose values were never > 0.
+    pub channels_never_active: usize,
+    /// Images seen.
+    pub images: u64,
+    /// The layer's name.
+    pub layer: String,
+    /// Mean of all values.
+    pub mean: f64,
+    /// Fraction of channels whose values were never > 0.
+    pub never_active_fraction: f64,
+    /// Shape of one image's output.
+    pub shape: Vec<usize>,
+    /// Fraction of values exactly 0.
+    pub zero_fraction: f64,
+}
+
+impl From<&LayerStats> for LayerSummary {
+    fn from(s: &LayerStats) -> Self {
+        LayerSummary {
+            channel_means: s.channels.iter().map(|c| c.mean).collect(),
+            channel_stds: s.channels.iter().map(|c| c.std).collect(),
+            channels_never_active: s.channels.iter().filter(|c| !c.ever_active).count(),
+            images: s.images,
+            layer: s.layer.clone(),
+            mean: s.mean,
+            never_active_fraction: s.never_active_fraction,
+            shape: s.shape.clone(),
+            zero_fraction: s.zero_fraction,
+        }
+    }
+}
+
+/// `evaluation.json`: the test-set [`Evaluation`] with the run's class names. (Fields in
+/// alphabetical order, the order the file has always had.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationFile {
+    /// Fraction (0–1) classified correctly.
+    pub accuracy: f64,
+    /// Class names in label order.
+    pub class_names: Vec<String>,
+    /// `confusion[true][predicted]` counts.
+    pub confusion: Vec<Vec<u64>>,
+    /// Images evaluated.
+    pub images: usize,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Per class: the fraction of its images classified correctly.
+    pub per_class: Vec<f64>,
+}
+
+impl EvaluationFile {
+    /// The file's content for an evaluation with these class names.
+    pub fn new(e: &Evaluation, class_names: Vec<String>) -> Self {
+        EvaluationFile {
+            accuracy: e.accuracy,
+            class_names,
+            confusion: e.confusion.clone(),
+            images: e.images,
+            loss: e.loss,
+            per_class: e.per_class.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `text` read as `T` and written again is `text` read as plain JSON and written again:
+    /// the type keeps every key and value of the file, in the file's order.
+    fn round_trips<T: Serialize + serde::de::DeserializeOwned>(text: &str) -> T {
+        let typed: T = serde_json::from_str(text).unwrap();
+        let plain: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_value(&typed).unwrap(), plain);
+        assert_eq!(
+            serde_json::to_string_pretty(&typed).unwrap(),
+            serde_json::to_string_pretty(&plain).unwrap()
+        );
+        typed
+    }
+
+    /// The documented results read through the types lose nothing.
+    #[test]
+    fn result_files_round_trip_through_the_types() {
+        let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results");
+        for run in ["mnist", "fashion-mnist"] {
+            let dir = results.join(run);
+            let text = std::fs::read_to_string(dir.join(ACTIVATION_STATS)).unwrap();
+            let stats: Vec<LayerSummary> = round_trips(&text);
+            assert_eq!(stats.len(), LAYER_NAMES.len());
+            let text = std::fs::read_to_string(dir.join(EVALUATION)).unwrap();
+            let evaluation: EvaluationFile = round_trips(&text);
+            assert_eq!(evaluation.images, 10_000);
+        }
+    }
 }

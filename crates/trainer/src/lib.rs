@@ -4,14 +4,16 @@
 
 pub mod cli;
 pub mod commands;
+mod flags;
 pub mod inspect;
 
-/// The error and its causes on one line, leaving out a cause whose text the message
-/// before it already includes (the library errors spell out their sources).
+/// The error and its causes on one line, in the command line's words (flags, not the
+/// libraries' field names), leaving out a cause whose text the message before it already
+/// includes (the library errors spell out their sources).
 pub fn error_message(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        let text = flags::describe(cause).unwrap_or_else(|| cause.to_string());
         if !out.contains(&text) {
             if !out.is_empty() {
                 out.push_str(": ");

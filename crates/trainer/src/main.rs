@@ -10,7 +10,15 @@ use trainer::cli::{Cli, Command};
 use trainer::{commands, error_message, inspect};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version: printed to stdout, exit code 0.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprintln!("error: {}", trainer::cli::usage_error(&e));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli
         .command
         .unwrap_or_else(|| Command::Train(Default::default()))

@@ -2,16 +2,13 @@
 //! kill-and-resume, evaluation and figures.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use convlens_data::synthetic::{write_synthetic, SyntheticConfig};
+mod support;
 
-fn trainer() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trainer"));
-    c.env("CONVLENS_OFFLINE", "1").env_remove("CONVLENS_DATA");
-    c
-}
+use convlens_data::synthetic::{write_synthetic, SyntheticConfig};
+use support::{stderr, synthetic_data, trainer};
 
 fn run(args: &[&str]) -> Output {
     trainer()
@@ -20,24 +17,9 @@ fn run(args: &[&str]) -> Output {
         .expect("the trainer binary runs")
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A synthetic dataset folder shared by the tests of this binary.
+/// A synthetic dataset of `train` images and 200 test images.
 fn data(train: usize) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    write_synthetic(
-        dir.path(),
-        &SyntheticConfig {
-            train,
-            test: 200,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let id = format!("idx:{}", dir.path().display());
-    (dir, id)
+    synthetic_data(train, 200)
 }
 
 /// Asserts exit code 2, one error message naming every `needle`, and no panic.
@@ -177,6 +159,34 @@ fn init_files_with_missing_or_misshapen_tensors_are_named() {
         ]),
         &["fc1.bias", "[7]", "[60]"],
     );
+}
+
+/// The true and the predicted class of the first `n` test images of `id`, predicted by the
+/// run's saved weights with a plain forward pass, independent of the binary's evaluation.
+fn classify_first(run: &Path, id: &str, n: usize) -> (Vec<usize>, Vec<usize>) {
+    let data =
+        convlens_data::Dataset::load(&id.parse().unwrap(), &convlens_data::Locator::default())
+            .unwrap();
+    let dev = candle_core::Device::Cpu;
+    let net =
+        convlens_model::Network::load(Default::default(), &run.join("model.safetensors"), &dev)
+            .unwrap();
+    let indices: Vec<usize> = (0..n).collect();
+    let (x, _) = data.test.batch(&indices, &dev).unwrap();
+    let logits: Vec<Vec<f32>> = net.forward(&x).unwrap().to_vec2().unwrap();
+    let predicted = logits
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
+                .unwrap()
+        })
+        .collect();
+    let truth = data.test.labels()[..n]
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
+    (truth, predicted)
 }
 
 fn train_run(id: &str, out: &Path, extra: &[&str]) -> Output {
@@ -337,16 +347,38 @@ fn eval_summary_datasets_and_inspect_work_on_a_run() {
 
     let o = run(&["eval", "--run", &r, "--json", "--limit", "100"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["images"], 100);
-    let acc = v["accuracy"].as_f64().unwrap();
-    assert!(acc > 0.8, "synthetic shapes are easy; accuracy {acc}");
-    assert!(v["loss"].as_f64().unwrap() > 0.0);
-    assert_eq!(v["per_class"].as_object().unwrap().len(), 10);
-    let confusion: Vec<Vec<u64>> = serde_json::from_value(v["confusion"].clone()).unwrap();
-    assert_eq!(confusion.iter().flatten().sum::<u64>(), 100);
-    let diagonal: u64 = (0..10).map(|i| confusion[i][i]).sum();
-    assert_eq!(diagonal as f64 / 100.0, acc);
+    let report: trainer::commands::EvalReport = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report.images, 100);
+    assert!(
+        report.accuracy > 0.8,
+        "synthetic shapes are easy; accuracy {}",
+        report.accuracy
+    );
+    assert!(report.loss > 0.0);
+    assert_eq!(report.per_class.len(), 10);
+    // The same 100 images, classified here by the saved weights and a plain forward pass:
+    // the binary's numbers must be these.
+    let (truth, predicted) = classify_first(&run_dir, &id, 100);
+    let correct = truth.iter().zip(&predicted).filter(|(t, p)| t == p).count();
+    assert_eq!(report.accuracy, correct as f64 / 100.0);
+    let mut confusion = vec![vec![0u64; 10]; 10];
+    for (&t, &p) in truth.iter().zip(&predicted) {
+        confusion[t][p] += 1;
+    }
+    assert_eq!(report.confusion, confusion);
+    for (class, name) in report.class_names.iter().enumerate() {
+        let total = truth.iter().filter(|&&t| t == class).count();
+        let right = (0..100)
+            .filter(|&i| truth[i] == class && predicted[i] == class)
+            .count();
+        let expected = if total == 0 {
+            0.0
+        } else {
+            right as f64 / total as f64
+        };
+        assert_eq!(report.per_class[name], expected, "{name}");
+    }
+    assert_eq!(report.class_names[5], "disc");
 
     let o = run(&["summary"]);
     let text = String::from_utf8_lossy(&o.stdout);
@@ -393,16 +425,292 @@ fn eval_summary_datasets_and_inspect_work_on_a_run() {
             assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name}");
         }
     }
-    let stats: Vec<serde_json::Value> =
+    let stats: Vec<trainer::inspect::LayerSummary> =
         serde_json::from_slice(&std::fs::read(figures.join("activation_stats.json")).unwrap())
             .unwrap();
     assert_eq!(stats.len(), 12);
-    let relu1 = stats.iter().find(|s| s["layer"] == "relu1").unwrap();
-    let z = relu1["zero_fraction"].as_f64().unwrap();
+    let relu1 = stats.iter().find(|s| s.layer == "relu1").unwrap();
+    let z = relu1.zero_fraction;
     assert!(z > 0.0 && z < 1.0, "relu1 zero fraction {z}");
-    assert_eq!(relu1["images"], 200);
+    assert_eq!(relu1.images, 200);
+    assert_eq!(relu1.shape, [3, 32, 32]);
+    assert_eq!(relu1.channel_means.len(), 3);
+    // A ReLU's output is never negative.
+    assert!(relu1.mean >= 0.0 && relu1.channel_means.iter().all(|&m| m >= 0.0));
+    let evaluation: trainer::inspect::EvaluationFile =
+        serde_json::from_slice(&std::fs::read(figures.join("evaluation.json")).unwrap()).unwrap();
+    assert_eq!(evaluation.images, 200);
+    assert_eq!(evaluation.class_names.len(), 10);
+    let (truth, predicted) = classify_first(&run_dir, &id, 200);
+    let correct = truth.iter().zip(&predicted).filter(|(t, p)| t == p).count();
+    assert_eq!(evaluation.accuracy, correct as f64 / 200.0);
     fails_with(
         &run(&["inspect", "--run", &r, "--layers", "fc9"]),
         &["--layers fc9"],
+    );
+}
+
+/// Huge sizes and counts are refused naming the flag, not an arithmetic overflow.
+#[test]
+fn summary_with_huge_numbers_is_an_error() {
+    for (flag, value) in [
+        ("--input-size", "18446744073709551615"),
+        ("--input-size", "17179869184"),
+        ("--classes", "18446744073709551615"),
+        ("--classes", "307445734561825861"),
+        ("--in-channels", "2049638230412172401"),
+    ] {
+        fails_with(
+            &run(&["summary", flag, value]),
+            &[&format!("{flag} {value}: too large")],
+        );
+    }
+    fails_with(
+        &run(&["summary", "--input-size", "1000000"]),
+        &["flatten", "28 to 31"],
+    );
+    let o = run(&["summary", "--classes", "18446744073709551"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("[-1, 18446744073709551]"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+/// Usage errors are one line too, and name what is wrong.
+#[test]
+fn usage_errors_are_one_line() {
+    for (args, needle) in [
+        (&["train", "--bogus"][..], "--bogus"),
+        (&["train", "--epochs", "x"][..], "--epochs"),
+        (&["eval"][..], "--run"),
+        (&["frobnicate"][..], "frobnicate"),
+        (&["train", "--out", ""][..], "empty path"),
+    ] {
+        let o = run(args);
+        fails_with(&o, &[needle]);
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{args:?}:\n{err}");
+        assert!(err.starts_with("error: "), "{err}");
+    }
+    let o = run(&["--help"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Usage"));
+}
+
+/// Writes the synthetic set with this seed and class names into `dir`.
+fn write_data(dir: &Path, seed: u64, classes: Option<&[&str]>) {
+    write_synthetic(
+        dir,
+        &SyntheticConfig {
+            train: 400,
+            test: 200,
+            seed,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    if let Some(names) = classes {
+        std::fs::write(dir.join("classes.txt"), names.join("\n")).unwrap();
+    }
+}
+
+/// `eval` and `inspect` check the data against the run's config.json: changed files or
+/// classes are refused naming what changed; the same data at another path is accepted.
+#[test]
+fn eval_and_inspect_refuse_changed_data_and_accept_moved_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_data(&data, 0, None);
+    let id = format!("idx:{}", data.display());
+    let run_dir = dir.path().join("run");
+    let o = train_run(&id, &run_dir, &["--epochs", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = run_dir.display().to_string();
+    let figures = dir.path().join("figures").display().to_string();
+    let inspect = |extra: &[&str]| {
+        let mut args = vec!["inspect", "--run", &r, "--out", &figures];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+
+    // An eleventh class name: the run has ten outputs and ten names.
+    let mut names: Vec<&str> = convlens_data::synthetic::SHAPE_NAMES.to_vec();
+    names.push("star");
+    write_data(&data, 0, Some(&names));
+    for o in [run(&["eval", "--run", &r]), inspect(&[])] {
+        fails_with(&o, &["--run", "11 classes", "trained on 10", "changed"]);
+    }
+
+    // Other images with the same classes.
+    write_data(&data, 7, Some(&convlens_data::synthetic::SHAPE_NAMES));
+    let o = run(&["eval", "--run", &r]);
+    fails_with(&o, &["training images", "test labels", "MD5", "changed"]);
+
+    // The run's data, moved: found with --data-dir, refused without.
+    let moved = dir.path().join("moved");
+    write_data(&moved, 0, None);
+    std::fs::remove_dir_all(&data).unwrap();
+    fails_with(&run(&["eval", "--run", &r]), &["--data-dir", "data"]);
+    let m = moved.display().to_string();
+    let o = run(&["eval", "--run", &r, "--data-dir", &m, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: trainer::commands::EvalReport = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report.images, 200);
+    let o = inspect(&["--data-dir", &m, "--images", "2", "--limit", "50"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Another dataset given with --data-dir is refused all the same.
+    let other = dir.path().join("other");
+    write_data(&other, 3, None);
+    fails_with(
+        &run(&[
+            "eval",
+            "--run",
+            &r,
+            "--data-dir",
+            &other.display().to_string(),
+        ]),
+        &["changed", "MD5"],
+    );
+    fails_with(
+        &run(&["eval", "--run", &r, "--data-dir", "/no/such/folder"]),
+        &["--data-dir /no/such/folder: no such folder"],
+    );
+}
+
+/// The hold-out error comes from the data crate through the training crate's error: the
+/// binary names the flag all the same.
+#[test]
+fn holdout_error_names_the_flag() {
+    let (_d, id) = data(100);
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().join("r").display().to_string();
+    fails_with(
+        &run(&["train", "--dataset", &id, "--holdout", "600", "--out", &o]),
+        &["--holdout 600: must be between 1 and 99 (the training set's size minus one)"],
+    );
+}
+
+/// Library errors name fields; the binary names the flags.
+#[test]
+fn data_errors_name_the_flags() {
+    let (_d, id) = data(100);
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().join("r").display().to_string();
+    fails_with(
+        &run(&[
+            "train",
+            "--dataset",
+            &id,
+            "--sampler",
+            "random",
+            "--out",
+            &o,
+        ]),
+        &["--sampler random: expected balanced, shuffle or sequential"],
+    );
+    fails_with(
+        &run(&["datasets", "--data-dir", "/no/such/folder"]),
+        &["--data-dir /no/such/folder: no such folder"],
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let o = trainer()
+        .env("HOME", empty.path())
+        .env("XDG_CACHE_HOME", empty.path())
+        .args(["train", "--dataset", "kmnist", "--data-dir"])
+        .arg(empty.path())
+        .args(["--out"])
+        .arg(out.path().join("k"))
+        .output()
+        .unwrap();
+    fails_with(
+        &o,
+        &[
+            "Kuzushiji-MNIST not found",
+            "(data folder): no dataset files",
+            "--data-dir DIR, with DIR holding train-images-idx3-ubyte",
+            "CONVLENS_OFFLINE",
+        ],
+    );
+}
+
+/// `dir` if it holds `file`; otherwise `None` with a note that the test is skipped — or a
+/// failure when `CONVLENS_REQUIRE_DATA=1` (as CI sets it).
+fn real_data(dir: PathBuf, file: &str, what: &str) -> Option<PathBuf> {
+    if dir.join(file).is_file() {
+        return Some(dir);
+    }
+    let message = format!("{what}: {} absent", dir.join(file).display());
+    assert!(
+        std::env::var("CONVLENS_REQUIRE_DATA").as_deref() != Ok("1"),
+        "{message}, and CONVLENS_REQUIRE_DATA=1 requires it"
+    );
+    eprintln!("note: {message}; skipping (set CONVLENS_REQUIRE_DATA=1 to fail instead)");
+    None
+}
+
+/// A short MNIST run (`../shared/data/mnist` beside the repository) evaluates on its files
+/// wherever they lie: the content checksums in config.json decide, not the path.
+#[test]
+fn a_mnist_run_evaluates_on_a_copy_of_its_files() {
+    let Some(mnist) = real_data(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
+        "train-images-idx3-ubyte.gz",
+        "MNIST",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for r in convlens_data::Role::ALL {
+        let name = format!("{}.gz", r.file_name());
+        std::fs::copy(mnist.join(&name), copy.join(&name)).unwrap();
+    }
+    let run_dir = dir.path().join("run");
+    let r = run_dir.display().to_string();
+    let o = run(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        &mnist.display().to_string(),
+        "--epochs",
+        "1",
+        "--limit-train",
+        "1000",
+        "--limit-val",
+        "200",
+        "--out",
+        &r,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = copy.display().to_string();
+    let o = run(&[
+        "eval",
+        "--run",
+        &r,
+        "--data-dir",
+        &c,
+        "--limit",
+        "200",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: trainer::commands::EvalReport = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((report.images, report.dataset.as_str()), (200, "mnist"));
+    // The training's validation pass saw the same 200 test images with the same weights.
+    let history: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("history.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        Some(report.accuracy),
+        history[0]["val_accuracy"].as_f64(),
+        "{history:?}"
+    );
+    assert!(
+        stderr(&o).contains(&format!("from {c} (--data-dir")),
+        "{}",
+        stderr(&o)
     );
 }
