@@ -1,7 +1,7 @@
 //! From a laid-out figure to a file: backend by extension, embedded font, atomic write.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
@@ -142,41 +142,17 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Writes to a temporary file next to `path`, then renames it over `path`, so a
-/// reader never sees a half-written figure and a failure leaves nothing behind.
+/// Writes `bytes` to `path` atomically and durably (temporary file, fsync, rename, fsync of
+/// the folder: the `atomic-write-file` crate), so a reader never sees a half-written figure
+/// and a failure leaves nothing behind. A replaced figure keeps its permissions.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), VizError> {
     let io_error = |source: std::io::Error| VizError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let dir: PathBuf = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(io_error)?;
-    temp.write_all(bytes).map_err(io_error)?;
-    temp.flush().map_err(io_error)?;
-    // Temporary files are private (0600); a figure is an ordinary file, so it
-    // keeps the permissions of the file it replaces, or gets rw-r--r--.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let permissions = match std::fs::metadata(path) {
-            Ok(existing) => existing.permissions(),
-            Err(_) => std::fs::Permissions::from_mode(0o644),
-        };
-        std::fs::set_permissions(temp.path(), permissions).map_err(io_error)?;
-    }
-    temp.persist(path).map_err(|e| io_error(e.error))?;
-    Ok(())
+    let mut file = atomic_write_file::AtomicWriteFile::open(path).map_err(io_error)?;
+    file.write_all(bytes).map_err(io_error)?;
+    file.commit().map_err(io_error)
 }
 
 #[cfg(test)]
