@@ -6,10 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result};
 use convlens_data::synthetic::{write_synthetic, SyntheticConfig};
-use serde_json::{json, Value};
+use convlens_train::{EpochRecord, RunDir};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use trainer::cli::{InspectArgs, TrainArgs};
+use trainer::inspect::{self, EvaluationFile, LayerSummary};
 
 /// Flags.
 #[derive(Debug, clap::Args, Default)]
@@ -107,7 +112,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
     }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut files = Vec::new();
-    let mut metrics = serde_json::Map::new();
+    let mut metrics = Metrics::new();
     for run in &runs {
         let run_dir = work.join(run.name);
         if run_dir.exists() {
@@ -146,18 +151,18 @@ pub fn pipeline(args: &Args) -> Result<Written> {
         for entry in std::fs::read_dir(&figures)? {
             files.push(entry?.path().strip_prefix(&out)?.to_path_buf());
         }
-        let mut m = run_metrics(&run_dir, &figures)?;
-        m["peak_rss_mib"] = json!(peak_rss.map(|b| (b as f64 / 1048576.0).round()));
+        let peak_rss_mib = peak_rss.map(|b| (b as f64 / 1048576.0).round());
+        let m = run_metrics(&run_dir, &figures, peak_rss_mib)?;
         metrics.insert(run.name.to_string(), m);
     }
     let metrics_path = out.join("metrics.json");
-    let mut bytes = serde_json::to_vec_pretty(&Value::Object(metrics))?;
+    let mut bytes = serde_json::to_vec_pretty(&metrics)?;
     bytes.push(b'\n');
     convlens_data::write_atomic(&metrics_path, &bytes)?;
     files.push(PathBuf::from("metrics.json"));
     files.sort();
     if !args.quick && args.out.is_none() {
-        let metrics = read_json(&metrics_path)?;
+        let metrics = read_metrics(&metrics_path)?;
         crate::readme::update(&root, "results", &crate::readme::results_block(&metrics))?;
         std::fs::copy(
             out.join("mnist/architecture.png"),
@@ -167,22 +172,140 @@ pub fn pipeline(args: &Args) -> Result<Written> {
     Ok(Written { out, files })
 }
 
-fn read_json(path: &Path) -> Result<Value> {
+/// A JSON file of the pipeline, typed.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not the expected JSON", path.display()))
+}
+
+/// `results/metrics.json`: the metrics of each documented run, by run name.
+pub type Metrics = BTreeMap<String, RunMetrics>;
+
+/// Reads `results/metrics.json` (or another file of that shape).
+pub fn read_metrics(path: &Path) -> Result<Metrics> {
+    read_json(path)
+}
+
+/// One run of `results/metrics.json`. (Fields in alphabetical order, the order the file has
+/// always had.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    /// Per-layer activation statistics over the test set, in forward order.
+    pub activation_stats: Vec<LayerMetrics>,
+    /// The best value of each curve and its epoch.
+    pub best: Curves<Best>,
+    /// The run's arguments, as `config.json` records them (keys sorted).
+    pub config: Value,
+    /// The dataset's title.
+    pub dataset: String,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// The values after the last epoch.
+    #[serde(rename = "final")]
+    pub last: Curves<f64>,
+    /// Where the times were measured.
+    pub machine: Machine,
+    /// Peak resident memory of the training, in MiB, where the system reports it.
+    pub peak_rss_mib: Option<f64>,
+    /// Test accuracy per class, in label order.
+    pub per_class_accuracy: Vec<ClassAccuracy>,
+    /// Seconds per epoch and in all.
+    pub seconds: Seconds,
+    /// The evaluation on the test set.
+    pub test: TestMetrics,
+}
+
+/// One value per training curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curves<T> {
+    /// Training accuracy.
+    pub train_accuracy: T,
+    /// Mean training loss.
+    pub train_loss: T,
+    /// Validation accuracy.
+    pub val_accuracy: T,
+    /// Validation loss.
+    pub val_loss: T,
+}
+
+/// The best value of a curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    /// The 1-based epoch it was reached at.
+    pub epoch: usize,
+    /// The value.
+    pub value: f64,
+}
+
+/// One layer's activation statistics, as the README's table shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerMetrics {
+    /// Channels never active (> 0) on any test image.
+    pub channels_never_active: usize,
+    /// The layer's name.
+    pub layer: String,
+    /// Mean of all values.
+    pub mean: f64,
+    /// Fraction of channels never active.
+    pub never_active_fraction: f64,
+    /// Fraction of values exactly 0.
+    pub zero_fraction: f64,
+}
+
+/// Test accuracy of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassAccuracy {
+    /// Fraction (0–1) of the class's test images classified correctly.
+    pub accuracy: f64,
+    /// The class name.
+    pub class: String,
+}
+
+/// Wall-clock seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seconds {
+    /// Training and validation of every epoch.
+    pub total: f64,
+    /// Training steps, per epoch.
+    pub train_per_epoch: Vec<f64>,
+    /// Validation pass, per epoch.
+    pub val_per_epoch: Vec<f64>,
+}
+
+/// The evaluation on the test set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestMetrics {
+    /// Fraction (0–1) classified correctly.
+    pub accuracy: f64,
+    /// Images evaluated.
+    pub images: usize,
+    /// Mean cross-entropy.
+    pub loss: f64,
+}
+
+/// The machine timings were measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Logical cores.
+    pub cores: usize,
+    /// The CPU model.
+    pub cpu: String,
+    /// The widest vector instructions the kernels used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_unit: Option<String>,
 }
 
 /// Final and best metrics, epoch times, per-class accuracy and activation statistics.
-fn run_metrics(run_dir: &Path, figures: &Path) -> Result<Value> {
-    let config = read_json(&run_dir.join("config.json"))?;
-    let history = read_json(&run_dir.join("history.json"))?;
-    let rows = history.as_array().context("history.json is not an array")?;
-    let last = rows.last().context("history.json is empty")?;
-    let col = |key: &str| -> Vec<f64> { rows.iter().filter_map(|r| r[key].as_f64()).collect() };
-    let best = |key: &str, max: bool| -> Value {
-        let values = col(key);
-        let (i, v) = values.iter().copied().enumerate().fold(
+fn run_metrics(run_dir: &Path, figures: &Path, peak_rss_mib: Option<f64>) -> Result<RunMetrics> {
+    let run = RunDir::existing(run_dir)?;
+    let config = run.read_config()?;
+    let history = run.read_history()?;
+    let last = history.last().context("history.json is empty")?;
+    let col = |f: fn(&EpochRecord) -> f64| -> Vec<f64> { history.iter().map(f).collect() };
+    let best = |f: fn(&EpochRecord) -> f64, max: bool| -> Best {
+        let (i, v) = col(f).into_iter().enumerate().fold(
             (0, if max { f64::MIN } else { f64::MAX }),
             |b, (i, v)| {
                 if (max && v > b.1) || (!max && v < b.1) {
@@ -192,60 +315,61 @@ fn run_metrics(run_dir: &Path, figures: &Path) -> Result<Value> {
                 }
             },
         );
-        json!({ "value": v, "epoch": i + 1 })
+        Best {
+            epoch: i + 1,
+            value: v,
+        }
     };
-    let evaluation = read_json(&figures.join("evaluation.json"))?;
-    let stats = read_json(&figures.join("activation_stats.json"))?;
-    // In label order, as a list: a JSON object would sort the class names.
-    let per_class: Vec<Value> = evaluation["class_names"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .zip(evaluation["per_class"].as_array().into_iter().flatten())
-        .map(|(n, a)| json!({ "class": n, "accuracy": a }))
-        .collect();
-    let layers: Vec<Value> = stats
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| {
-            json!({
-                "layer": s["layer"],
-                "zero_fraction": s["zero_fraction"],
-                "mean": s["mean"],
-                "never_active_fraction": s["never_active_fraction"],
-                "channels_never_active": s["channels_never_active"],
+    let evaluation: EvaluationFile = read_json(&figures.join(inspect::EVALUATION))?;
+    let stats: Vec<LayerSummary> = read_json(&figures.join(inspect::ACTIVATION_STATS))?;
+    let train_seconds = col(|r| r.train_seconds);
+    let val_seconds = col(|r| r.val_seconds);
+    Ok(RunMetrics {
+        activation_stats: stats
+            .into_iter()
+            .map(|s| LayerMetrics {
+                channels_never_active: s.channels_never_active,
+                layer: s.layer,
+                mean: s.mean,
+                never_active_fraction: s.never_active_fraction,
+                zero_fraction: s.zero_fraction,
             })
-        })
-        .collect();
-    let train_seconds = col("train_seconds");
-    let val_seconds = col("val_seconds");
-    Ok(json!({
-        "dataset": config["dataset"]["title"],
-        "config": config["config"],
-        "epochs": rows.len(),
-        "final": {
-            "train_loss": last["train_loss"],
-            "val_loss": last["val_loss"],
-            "train_accuracy": last["train_accuracy"],
-            "val_accuracy": last["val_accuracy"],
+            .collect(),
+        best: Curves {
+            train_accuracy: best(|r| r.train_accuracy, true),
+            train_loss: best(|r| r.train_loss, false),
+            val_accuracy: best(|r| r.val_accuracy, true),
+            val_loss: best(|r| r.val_loss, false),
         },
-        "best": {
-            "train_loss": best("train_loss", false),
-            "val_loss": best("val_loss", false),
-            "train_accuracy": best("train_accuracy", true),
-            "val_accuracy": best("val_accuracy", true),
+        config: serde_json::to_value(&config.config)?,
+        dataset: config.dataset.title.clone(),
+        epochs: history.len(),
+        last: Curves {
+            train_accuracy: last.train_accuracy,
+            train_loss: last.train_loss,
+            val_accuracy: last.val_accuracy,
+            val_loss: last.val_loss,
         },
-        "test": { "loss": evaluation["loss"], "accuracy": evaluation["accuracy"], "images": evaluation["images"] },
-        "per_class_accuracy": per_class,
-        "activation_stats": layers,
-        "seconds": {
-            "train_per_epoch": train_seconds,
-            "val_per_epoch": val_seconds,
-            "total": train_seconds.iter().sum::<f64>() + val_seconds.iter().sum::<f64>(),
+        machine: machine(),
+        peak_rss_mib,
+        // In label order, as a list: a JSON object would sort the class names.
+        per_class_accuracy: evaluation
+            .class_names
+            .into_iter()
+            .zip(evaluation.per_class)
+            .map(|(class, accuracy)| ClassAccuracy { accuracy, class })
+            .collect(),
+        seconds: Seconds {
+            total: train_seconds.iter().sum::<f64>() + val_seconds.iter().sum::<f64>(),
+            train_per_epoch: train_seconds,
+            val_per_epoch: val_seconds,
         },
-        "machine": machine(),
-    }))
+        test: TestMetrics {
+            accuracy: evaluation.accuracy,
+            images: evaluation.images,
+            loss: evaluation.loss,
+        },
+    })
 }
 
 /// Resets this process's peak resident memory (Linux `clear_refs`), so the next reading
@@ -282,7 +406,7 @@ fn vector_unit() -> &'static str {
 }
 
 /// The CPU model, core count and vector instructions, for the timing columns.
-pub fn machine() -> Value {
+pub fn machine() -> Machine {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
@@ -294,7 +418,11 @@ pub fn machine() -> Value {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    json!({ "cpu": cpu, "cores": cores, "vector_unit": vector_unit() })
+    Machine {
+        cores,
+        cpu,
+        vector_unit: Some(vector_unit().to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -335,15 +463,18 @@ mod tests {
                 written.files
             );
         }
-        let metrics = read_json(&written.out.join("metrics.json")).unwrap();
+        let metrics = read_metrics(&written.out.join("metrics.json")).unwrap();
         let m = &metrics["synthetic"];
-        assert_eq!(m["epochs"], 3);
-        let acc = m["final"]["val_accuracy"].as_f64().unwrap();
+        assert_eq!(m.epochs, 3);
+        let acc = m.last.val_accuracy;
         assert!(acc > 0.9, "synthetic shapes should be learned: {acc}");
-        assert_eq!(m["activation_stats"].as_array().unwrap().len(), 12);
+        assert_eq!(m.activation_stats.len(), 12);
+        assert_eq!(m.per_class_accuracy.len(), 10);
+        assert_eq!(m.per_class_accuracy[5].class, "disc");
+        assert_eq!(m.test.images, 500);
         if cfg!(target_os = "linux") {
             // A training process holds at least the data and the network: tens of MiB.
-            let rss = m["peak_rss_mib"].as_f64().unwrap();
+            let rss = m.peak_rss_mib.unwrap();
             assert!(
                 (10.0..1000.0).contains(&rss),
                 "peak resident memory {rss} MiB"

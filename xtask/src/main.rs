@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the project's own tasks, one module each.
 
 mod bench;
+mod build_time;
 mod figures;
 mod readme;
 mod synthetic;
@@ -22,6 +23,8 @@ enum Task {
     Bench(bench::Args),
     /// Write a synthetic IDX dataset (ten classes of shapes) into a folder.
     Synthetic(synthetic::Args),
+    /// Time the README's quick-start commands from a fresh clone with an empty target folder.
+    BuildTime(build_time::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -29,6 +32,7 @@ fn main() -> std::process::ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::Figures(args) => figures::run(&args),
         Task::Synthetic(args) => synthetic::run(&args),
+        Task::BuildTime(args) => build_time::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,27 +5,25 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde_json::Value;
+
+use crate::bench::BenchReport;
+use crate::figures::{Best, Curves, Machine, Metrics, RunMetrics};
 
 /// The reference notebook's numbers (PyTorch, MNIST, 20 epochs), quoted from its report.
 const REFERENCE_TRAIN_ACCURACY: f64 = 0.9983;
 const REFERENCE_VAL_ACCURACY: f64 = 0.9879;
 
-fn pct(v: &Value) -> String {
-    v.as_f64()
-        .map(|x| format!("{:.2}%", 100.0 * x))
-        .unwrap_or_else(|| "–".into())
+fn pct(v: f64) -> String {
+    format!("{:.2}%", 100.0 * v)
 }
 
-fn num(v: &Value) -> String {
-    v.as_f64()
-        .map(|x| format!("{x:.4}"))
-        .unwrap_or_else(|| "–".into())
+fn num(v: f64) -> String {
+    format!("{v:.4}")
 }
 
 /// The results block: headline table, per-class accuracy, activation statistics.
-pub fn results_block(metrics: &Value) -> String {
-    let runs: Vec<(&str, &Value)> = ["mnist", "fashion-mnist"]
+pub fn results_block(metrics: &Metrics) -> String {
+    let runs: Vec<(&str, &RunMetrics)> = ["mnist", "fashion-mnist"]
         .iter()
         .filter_map(|k| metrics.get(*k).map(|v| (*k, v)))
         .collect();
@@ -34,77 +32,63 @@ pub fn results_block(metrics: &Value) -> String {
     s.push_str(
         &runs
             .iter()
-            .map(|(_, m)| format!("{} (convlens)", m["dataset"].as_str().unwrap_or("?")))
+            .map(|(_, m)| format!("{} (convlens)", m.dataset))
             .collect::<Vec<_>>()
             .join(" | "),
     );
     s.push_str(" | MNIST (reference notebook, PyTorch) |\n|---|");
     s.push_str(&"---:|".repeat(runs.len() + 1));
     s.push('\n');
-    let row = |label: &str, f: &dyn Fn(&Value) -> String, reference: &str| {
+    let row = |label: &str, f: &dyn Fn(&RunMetrics) -> String, reference: &str| {
         let cells: Vec<String> = runs.iter().map(|(_, m)| f(m)).collect();
         format!("| {label} | {} | {reference} |\n", cells.join(" | "))
     };
-    let best = |key: &'static str, as_pct: bool| {
-        move |m: &Value| {
-            let b = &m["best"][key];
-            let v = if as_pct {
-                pct(&b["value"])
-            } else {
-                num(&b["value"])
-            };
-            format!("{v} (epoch {})", b["epoch"])
+    let best = |key: fn(&Curves<Best>) -> &Best, as_pct: bool| {
+        move |m: &RunMetrics| {
+            let b = key(&m.best);
+            let v = if as_pct { pct(b.value) } else { num(b.value) };
+            format!("{v} (epoch {})", b.epoch)
         }
     };
     s.push_str(&row(
         "final train accuracy",
-        &|m| pct(&m["final"]["train_accuracy"]),
+        &|m| pct(m.last.train_accuracy),
         &format!("{:.2}%", 100.0 * REFERENCE_TRAIN_ACCURACY),
     ));
     s.push_str(&row(
         "final validation accuracy",
-        &|m| pct(&m["final"]["val_accuracy"]),
+        &|m| pct(m.last.val_accuracy),
         &format!("{:.2}%", 100.0 * REFERENCE_VAL_ACCURACY),
     ));
     s.push_str(&row(
         "best validation accuracy",
-        &best("val_accuracy", true),
+        &best(|c| &c.val_accuracy, true),
         "–",
     ));
-    s.push_str(&row(
-        "final train loss",
-        &|m| num(&m["final"]["train_loss"]),
-        "–",
-    ));
+    s.push_str(&row("final train loss", &|m| num(m.last.train_loss), "–"));
     s.push_str(&row(
         "final validation loss",
-        &|m| num(&m["final"]["val_loss"]),
+        &|m| num(m.last.val_loss),
         "–",
     ));
-    s.push_str(&row("best validation loss", &best("val_loss", false), "–"));
+    s.push_str(&row(
+        "best validation loss",
+        &best(|c| &c.val_loss, false),
+        "–",
+    ));
     s.push_str(&row(
         "wall-clock time (20 epochs incl. validation)",
-        &|m| {
-            m["seconds"]["total"]
-                .as_f64()
-                .map(|t| format!("{t:.0} s"))
-                .unwrap_or_default()
-        },
+        &|m| format!("{:.0} s", m.seconds.total),
         "about 160 s",
     ));
     // Per-class accuracy on the test set.
     for (_, m) in &runs {
-        let classes = m["per_class_accuracy"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
         s.push_str(&format!(
             "\n**{}, test accuracy per class**\n\n| class | accuracy |\n|---|---:|\n",
-            m["dataset"].as_str().unwrap_or("?")
+            m.dataset
         ));
-        for c in classes {
-            let name = c["class"].as_str().unwrap_or("?");
-            s.push_str(&format!("| {name} | {} |\n", pct(&c["accuracy"])));
+        for c in &m.per_class_accuracy {
+            s.push_str(&format!("| {} | {} |\n", c.class, pct(c.accuracy)));
         }
     }
     // Activation statistics.
@@ -115,7 +99,7 @@ pub fn results_block(metrics: &Value) -> String {
             .map(|(_, m)| {
                 format!(
                     "{0}: zeros | {0}: mean | {0}: channels never active",
-                    m["dataset"].as_str().unwrap_or("?")
+                    m.dataset
                 )
             })
             .collect::<Vec<_>>()
@@ -124,65 +108,59 @@ pub fn results_block(metrics: &Value) -> String {
     s.push_str(" |\n|---|");
     s.push_str(&"---:|".repeat(3 * runs.len()));
     s.push('\n');
-    let layers: Vec<String> = runs
+    let layers: Vec<&str> = runs
         .first()
-        .and_then(|(_, m)| m["activation_stats"].as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|l| l["layer"].as_str().map(String::from))
+        .map(|(_, m)| {
+            m.activation_stats
+                .iter()
+                .map(|l| l.layer.as_str())
                 .collect()
         })
         .unwrap_or_default();
     for layer in layers {
         let mut cells = Vec::new();
         for (_, m) in &runs {
-            let l = m["activation_stats"]
-                .as_array()
-                .and_then(|a| a.iter().find(|l| l["layer"] == layer.as_str()))
-                .cloned()
-                .unwrap_or(Value::Null);
-            cells.push(pct(&l["zero_fraction"]));
-            cells.push(
-                l["mean"]
-                    .as_f64()
-                    .map(|x| format!("{x:.3}"))
-                    .unwrap_or_default(),
-            );
-            cells.push(l["channels_never_active"].to_string());
+            match m.activation_stats.iter().find(|l| l.layer == layer) {
+                Some(l) => {
+                    cells.push(pct(l.zero_fraction));
+                    cells.push(format!("{:.3}", l.mean));
+                    cells.push(l.channels_never_active.to_string());
+                }
+                None => cells.extend(["–".to_string(), String::new(), "null".into()]),
+            }
         }
         s.push_str(&format!("| {layer} | {} |\n", cells.join(" | ")));
     }
-    let machine = runs.first().map(|(_, m)| &m["machine"]);
-    if let Some(machine) = machine {
-        s.push_str(&format!("\nTimes measured on {}.\n", describe(machine)));
+    if let Some((_, m)) = runs.first() {
+        s.push_str(&format!(
+            "\nTimes measured on {}.\n",
+            describe_machine(&m.machine)
+        ));
     }
     s
 }
 
 /// The benchmark block from `results/bench.json`.
-pub fn bench_block(bench: &Value) -> String {
-    let rows = bench["rows"].as_array().cloned().unwrap_or_default();
-    let mut sizes: Vec<u64> = rows
-        .iter()
-        .filter_map(|r| r["batch_size"].as_u64())
-        .collect();
+pub fn bench_block(bench: &BenchReport) -> String {
+    let rows = &bench.rows;
+    let mut sizes: Vec<usize> = rows.iter().map(|r| r.batch_size).collect();
     sizes.sort_unstable();
     sizes.dedup();
-    let mut frameworks: Vec<String> = Vec::new();
-    for f in rows.iter().filter_map(|r| r["framework"].as_str()) {
-        if !frameworks.iter().any(|x| x == f) {
-            frameworks.push(f.to_string());
+    let mut frameworks: Vec<&str> = Vec::new();
+    for r in rows {
+        if !frameworks.contains(&r.framework.as_str()) {
+            frameworks.push(&r.framework);
         }
     }
-    let rate = |f: &str, b: u64| {
+    let rate = |f: &str, b: usize| {
         rows.iter()
-            .find(|r| r["framework"] == f && r["batch_size"] == b)
-            .and_then(|r| r["images_per_s"].as_f64())
+            .find(|r| r.framework == f && r.batch_size == b)
+            .map(|r| r.images_per_s)
     };
     let torch = frameworks
         .iter()
         .find(|f| f.starts_with("PyTorch"))
-        .cloned();
+        .copied();
     let mut s = format!(
         "| training throughput, images/s | {} |\n|---|{}\n",
         sizes
@@ -195,35 +173,32 @@ pub fn bench_block(bench: &Value) -> String {
     for f in &frameworks {
         let cells: Vec<String> = sizes
             .iter()
-            .map(
-                |&b| match (rate(f, b), torch.as_deref().and_then(|t| rate(t, b))) {
-                    (Some(r), Some(t)) if !f.starts_with("PyTorch") => {
-                        format!("{r:.0} ({:.2}× PyTorch)", r / t)
-                    }
-                    (Some(r), _) => format!("{r:.0}"),
-                    _ => "–".into(),
-                },
-            )
+            .map(|&b| match (rate(f, b), torch.and_then(|t| rate(t, b))) {
+                (Some(r), Some(t)) if !f.starts_with("PyTorch") => {
+                    format!("{r:.0} ({:.2}× PyTorch)", r / t)
+                }
+                (Some(r), _) => format!("{r:.0}"),
+                _ => "–".into(),
+            })
             .collect();
         s.push_str(&format!("| {f} | {} |\n", cells.join(" | ")));
     }
-    if let Some(note) = bench["pytorch"].as_str() {
+    if let Some(note) = &bench.pytorch {
         s.push_str(&format!("\nPyTorch: {note}.\n"));
     }
     s.push_str(&format!(
         "\n{} MNIST training images per measurement, SGD lr 0.1, after 20 warm-up batches; measured on {}.\n",
-        bench["images"],
-        describe(&bench["machine"])
+        bench.images,
+        describe_machine(&bench.machine)
     ));
     s
 }
 
-/// "CPU (N cores, AVX-512)" from a `machine` object of `figures::machine`.
-fn describe(machine: &Value) -> String {
-    let cpu = machine["cpu"].as_str().unwrap_or("an unknown CPU");
-    match machine["vector_unit"].as_str() {
-        Some(unit) => format!("{cpu} ({} cores, {unit})", machine["cores"]),
-        None => format!("{cpu} ({} cores)", machine["cores"]),
+/// "CPU (N cores, AVX-512)".
+fn describe_machine(machine: &Machine) -> String {
+    match &machine.vector_unit {
+        Some(unit) => format!("{} ({} cores, {unit})", machine.cpu, machine.cores),
+        None => format!("{} ({} cores)", machine.cpu, machine.cores),
     }
 }
 
@@ -261,9 +236,32 @@ mod tests {
         crate::figures::workspace_root()
     }
 
-    fn read(path: &str) -> Option<Value> {
-        let text = std::fs::read_to_string(root().join(path)).ok()?;
-        serde_json::from_str(&text).ok()
+    fn read_bench() -> BenchReport {
+        let text =
+            std::fs::read_to_string(root().join("results/bench.json")).expect("results/bench.json");
+        serde_json::from_str(&text).expect("results/bench.json parses")
+    }
+
+    /// The typed benchmark file says what the file says: written back, it is the same JSON.
+    #[test]
+    fn bench_read_typed_keeps_every_value() {
+        let text = std::fs::read_to_string(root().join("results/bench.json")).unwrap();
+        let typed: BenchReport = serde_json::from_str(&text).unwrap();
+        let mut again = serde_json::to_string_pretty(&typed).unwrap();
+        again.push('\n');
+        assert_eq!(again, text);
+    }
+
+    /// The typed metrics say what the file says: written back, they are the same JSON.
+    #[test]
+    fn metrics_read_typed_keep_every_value() {
+        let path = root().join("results/metrics.json");
+        let metrics = crate::figures::read_metrics(&path).unwrap();
+        assert!(metrics.contains_key("mnist") && metrics.contains_key("fashion-mnist"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut again = serde_json::to_string_pretty(&metrics).unwrap();
+        again.push('\n');
+        assert_eq!(again, text);
     }
 
     fn block(name: &str) -> String {
@@ -278,17 +276,33 @@ mod tests {
     /// `cargo xtask figures` / `cargo xtask bench`).
     #[test]
     fn readme_blocks_match_results() {
-        let metrics = read("results/metrics.json").expect("results/metrics.json");
+        let metrics = crate::figures::read_metrics(&root().join("results/metrics.json"))
+            .expect("results/metrics.json");
         assert_eq!(
             block("results"),
             results_block(&metrics),
             "README results block is stale: run cargo xtask figures"
         );
-        let bench = read("results/bench.json").expect("results/bench.json");
+        let bench = read_bench();
         assert_eq!(
             block("bench"),
             bench_block(&bench),
             "README bench block is stale: run cargo xtask bench"
+        );
+        assert_eq!(
+            block("hooks"),
+            crate::bench::hooks_block(&bench),
+            "README hooks block is stale: run cargo xtask bench"
+        );
+        let build_time: crate::build_time::BuildTime = serde_json::from_slice(
+            &std::fs::read(root().join("results/build-time.json"))
+                .expect("results/build-time.json"),
+        )
+        .expect("results/build-time.json parses");
+        assert_eq!(
+            block("build-time"),
+            crate::build_time::block(&build_time),
+            "README build-time block is stale: run cargo xtask build-time"
         );
     }
 
