@@ -27,6 +27,15 @@ pub enum DataError {
         /// What is wrong with it.
         defect: IdxDefect,
     },
+    /// A dataset file of another format than IDX (pickle, MAT, binary, libsvm text, image)
+    /// is malformed, or holds something this crate refuses to read.
+    #[error("{path}: {problem}")]
+    Malformed {
+        /// The file (or folder).
+        path: PathBuf,
+        /// What is wrong with it, in words a user understands.
+        problem: String,
+    },
     /// The images and the labels of one split disagree in number.
     #[error("{images} holds {image_count} images but {labels} holds {label_count} labels; the two files must belong together")]
     CountMismatch {

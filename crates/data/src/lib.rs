@@ -43,6 +43,7 @@
 mod dataset;
 mod download;
 mod error;
+pub mod formats;
 pub mod idx;
 mod locate;
 mod registry;
