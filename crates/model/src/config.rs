@@ -1,4 +1,5 @@
-//! The network's configuration, its layer geometry and the summary table.
+//! The network's configuration, its one layer table, the layer geometry and the summary
+//! table.
 
 use std::fmt;
 
@@ -6,79 +7,161 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
 
-/// The names of the network's layers, in forward order — the names of the reference PyTorch
-/// `nn.Sequential`, and the names hooks are registered under.
-pub const LAYER_NAMES: [&str; 12] = [
-    "conv1", "relu1", "maxp1", "conv2", "relu2", "maxp2", "conv3", "relu3", "flatten", "fc1",
-    "relu4", "fc2",
-];
-
-/// The parameter names in PyTorch `state_dict` order.
-pub const PARAMETER_NAMES: [&str; 10] = [
-    "conv1.weight",
-    "conv1.bias",
-    "conv2.weight",
-    "conv2.bias",
-    "conv3.weight",
-    "conv3.bias",
-    "fc1.weight",
-    "fc1.bias",
-    "fc2.weight",
-    "fc2.bias",
-];
-
-/// Output channels of conv1, conv2, conv3 and output features of fc1 (fixed by the course
-/// network; fc1's input is conv3's 110 channels of size 1×1).
-const CONV1_OUT: usize = 3;
-const CONV2_OUT: usize = 16;
-const CONV3_OUT: usize = 110;
-const FC1_IN: usize = 110;
-const FC1_OUT: usize = 60;
-
-/// One layer of the network as a geometry rule.
-#[derive(Clone, Copy)]
-enum Layer {
-    Conv {
-        out: usize,
+/// What a layer of the network computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    /// `Conv2d(in, out_channels, kernel, padding=padding)`, stride 1; `in` is the channel
+    /// count reaching it (the data's channels for the first convolution).
+    Conv2d {
+        /// Output channels.
+        out_channels: usize,
+        /// Kernel height and width.
         kernel: usize,
+        /// Zero padding on every side.
         padding: usize,
     },
+    /// `ReLU`.
     Relu,
-    MaxPool,
+    /// `MaxPool2d(2)`: kernel 2, stride 2.
+    MaxPool2d,
+    /// `Flatten`: everything after the batch dimension in one.
     Flatten,
+    /// `Linear(in, out)`; `in` is the number of features reaching it (computed from the
+    /// input size), `out_features: None` is the number of classes.
     Linear {
-        out: Option<usize>,
+        /// Output features, or `None` for the class count.
+        out_features: Option<usize>,
     },
 }
 
-/// The course network's layers, in [`LAYER_NAMES`] order. `Linear { out: None }` is the
-/// classifier, whose width is the number of classes.
-const LAYERS: [Layer; 12] = [
-    Layer::Conv {
-        out: CONV1_OUT,
-        kernel: 3,
-        padding: 3,
-    },
-    Layer::Relu,
-    Layer::MaxPool,
-    Layer::Conv {
-        out: CONV2_OUT,
-        kernel: 5,
-        padding: 0,
-    },
-    Layer::Relu,
-    Layer::MaxPool,
-    Layer::Conv {
-        out: CONV3_OUT,
-        kernel: 6,
-        padding: 0,
-    },
-    Layer::Relu,
-    Layer::Flatten,
-    Layer::Linear { out: Some(FC1_OUT) },
-    Layer::Relu,
-    Layer::Linear { out: None },
+/// One layer of the network: its name (the PyTorch `nn.Sequential` attribute, the name hooks
+/// are registered under) and what it computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layer {
+    /// `conv1`, `relu1`, ….
+    pub name: &'static str,
+    /// What it computes.
+    pub kind: LayerKind,
+    /// The `state_dict` names of its weight and bias, for layers with parameters.
+    pub params: Option<[&'static str; 2]>,
+}
+
+impl Layer {
+    /// The PyTorch class of the layer (`"Conv2d"`, `"ReLU"`, `"MaxPool2d"`, `"Flatten"`,
+    /// `"Linear"`).
+    pub const fn class(&self) -> &'static str {
+        match self.kind {
+            LayerKind::Conv2d { .. } => "Conv2d",
+            LayerKind::Relu => "ReLU",
+            LayerKind::MaxPool2d => "MaxPool2d",
+            LayerKind::Flatten => "Flatten",
+            LayerKind::Linear { .. } => "Linear",
+        }
+    }
+}
+
+const fn conv(
+    name: &'static str,
+    params: [&'static str; 2],
+    out_channels: usize,
+    kernel: usize,
+    padding: usize,
+) -> Layer {
+    Layer {
+        name,
+        kind: LayerKind::Conv2d {
+            out_channels,
+            kernel,
+            padding,
+        },
+        params: Some(params),
+    }
+}
+
+const fn linear(
+    name: &'static str,
+    params: [&'static str; 2],
+    out_features: Option<usize>,
+) -> Layer {
+    Layer {
+        name,
+        kind: LayerKind::Linear { out_features },
+        params: Some(params),
+    }
+}
+
+const fn plain(name: &'static str, kind: LayerKind) -> Layer {
+    Layer {
+        name,
+        kind,
+        params: None,
+    }
+}
+
+/// The course network, layer by layer, in forward order: the one place that defines it.
+/// Everything else — names, parameter shapes, the forward passes, the summary, the
+/// figures' layer lists — is derived from this table.
+pub const LAYERS: [Layer; 12] = [
+    conv("conv1", ["conv1.weight", "conv1.bias"], 3, 3, 3),
+    plain("relu1", LayerKind::Relu),
+    plain("maxp1", LayerKind::MaxPool2d),
+    conv("conv2", ["conv2.weight", "conv2.bias"], 16, 5, 0),
+    plain("relu2", LayerKind::Relu),
+    plain("maxp2", LayerKind::MaxPool2d),
+    conv("conv3", ["conv3.weight", "conv3.bias"], 110, 6, 0),
+    plain("relu3", LayerKind::Relu),
+    plain("flatten", LayerKind::Flatten),
+    linear("fc1", ["fc1.weight", "fc1.bias"], Some(60)),
+    plain("relu4", LayerKind::Relu),
+    linear("fc2", ["fc2.weight", "fc2.bias"], None),
 ];
+
+/// The names of the network's layers, in forward order (from [`LAYERS`]).
+pub const LAYER_NAMES: [&str; LAYERS.len()] = {
+    let mut names = [""; LAYERS.len()];
+    let mut i = 0;
+    while i < LAYERS.len() {
+        names[i] = LAYERS[i].name;
+        i += 1;
+    }
+    names
+};
+
+const PARAMETER_COUNT: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < LAYERS.len() {
+        if LAYERS[i].params.is_some() {
+            n += 2;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// The parameter names in PyTorch `state_dict` order (from [`LAYERS`]).
+pub const PARAMETER_NAMES: [&str; PARAMETER_COUNT] = {
+    let mut names = [""; PARAMETER_COUNT];
+    let (mut i, mut n) = (0, 0);
+    while i < LAYERS.len() {
+        if let Some([w, b]) = LAYERS[i].params {
+            names[n] = w;
+            names[n + 1] = b;
+            n += 2;
+        }
+        i += 1;
+    }
+    names
+};
+
+/// The most parameters a configuration may ask for: 2³⁰ (4 GiB of f32 weights, 13 000 times
+/// the course network at 96×96 inputs), so that an absurd input size is an error naming it
+/// rather than an allocation the machine cannot make.
+pub const MAX_PARAMETERS: usize = 1 << 30;
+
+/// The smallest square input size the course network takes (28: conv3's 6×6 kernel needs
+/// a 6×6 map after two poolings).
+pub const MIN_INPUT_SIZE: usize = 28;
 
 /// ⌊(n + 2p − k)/s⌋ + 1, computed in `i128` so that no `usize` input overflows it; may be
 /// zero or negative (nothing left) or larger than `usize::MAX`.
@@ -99,7 +182,10 @@ fn output_size(n: usize, kernel: usize, padding: usize, stride: usize) -> Option
 
 /// The network's configuration: input channels, number of classes and (square) input size.
 ///
-/// The default is the MNIST family: 1 channel, 10 classes, 28×28.
+/// The default is the MNIST family: 1 channel, 10 classes, 28×28. Only the first
+/// convolution's input channels, the first linear layer's input features (conv3's output,
+/// 110 × h × w) and the last layer's outputs follow the configuration; every other size is
+/// the course network's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetConfig {
     /// Channels of the input images (1 for grayscale, 3 for RGB).
@@ -120,16 +206,39 @@ impl Default for NetConfig {
     }
 }
 
+/// The shapes through one layer (without the batch dimension) and its parameters' shapes.
+struct Step {
+    output: Vec<usize>,
+    params: Option<[Vec<usize>; 2]>,
+}
+
 impl NetConfig {
     /// Checks that the configuration gives a working network; the error names the first
     /// layer that does not work out and the numbers.
     pub fn validate(&self) -> Result<(), ModelError> {
-        self.output_shapes().map(|_| ())
+        self.steps().map(|_| ())
     }
 
-    /// The output shape of every layer (without the batch dimension), in [`LAYER_NAMES`]
-    /// order.
+    /// The output shape of every layer (without the batch dimension), in [`LAYERS`] order.
     pub fn output_shapes(&self) -> Result<Vec<Vec<usize>>, ModelError> {
+        Ok(self.steps()?.into_iter().map(|s| s.output).collect())
+    }
+
+    /// Shapes of the parameters in PyTorch `state_dict` order, with their names: conv1's
+    /// weight is `[3, in_channels, 3, 3]`, fc1's `[60, 110·h·w]` for conv3's `h × w` output,
+    /// fc2's `[classes, 60]`.
+    pub fn parameter_shapes(&self) -> Result<Vec<(&'static str, Vec<usize>)>, ModelError> {
+        let steps = self.steps()?;
+        Ok(LAYERS
+            .iter()
+            .zip(steps)
+            .filter_map(|(layer, step)| Some((layer.params?, step.params?)))
+            .flat_map(|([wn, bn], [ws, bs])| [(wn, ws), (bn, bs)])
+            .collect())
+    }
+
+    /// Walks the layer table: every layer's output shape and parameter shapes.
+    fn steps(&self) -> Result<Vec<Step>, ModelError> {
         if self.in_channels == 0 {
             return Err(ModelError::InvalidConfig {
                 layer: "conv1",
@@ -143,20 +252,18 @@ impl NetConfig {
             });
         }
         let mut shape = vec![self.in_channels, self.input_size, self.input_size];
-        let mut shapes = Vec::with_capacity(LAYERS.len());
-        for (layer, name) in LAYERS.iter().zip(LAYER_NAMES) {
-            shape = match *layer {
-                Layer::Conv {
-                    out,
+        let mut steps = Vec::with_capacity(LAYERS.len());
+        let mut total_params = 0usize;
+        for layer in &LAYERS {
+            let name = layer.name;
+            let (output, params) = match layer.kind {
+                LayerKind::Conv2d {
+                    out_channels,
                     kernel,
                     padding,
                 } => {
                     let n = shape[1];
-                    if output_size_wide(n, kernel, padding, 1) > 0 {
-                        let size = output_size(n, kernel, padding, 1)
-                            .ok_or_else(|| self.input_too_large(name))?;
-                        vec![out, size, size]
-                    } else {
+                    if output_size_wide(n, kernel, padding, 1) <= 0 {
                         return Err(ModelError::InvalidConfig {
                             layer: name,
                             reason: format!(
@@ -166,8 +273,17 @@ impl NetConfig {
                             ),
                         });
                     }
+                    let size = output_size(n, kernel, padding, 1)
+                        .ok_or_else(|| self.input_too_large(name))?;
+                    (
+                        vec![out_channels, size, size],
+                        Some([
+                            vec![out_channels, shape[0], kernel, kernel],
+                            vec![out_channels],
+                        ]),
+                    )
                 }
-                Layer::MaxPool => {
+                LayerKind::MaxPool2d => {
                     let n = shape[1];
                     let size =
                         output_size(n, 2, 0, 2).ok_or_else(|| ModelError::InvalidConfig {
@@ -178,34 +294,38 @@ impl NetConfig {
                                 self.hint()
                             ),
                         })?;
-                    vec![shape[0], size, size]
+                    (vec![shape[0], size, size], None)
                 }
-                Layer::Relu => shape,
-                Layer::Flatten => {
+                LayerKind::Relu => (shape.clone(), None),
+                LayerKind::Flatten => {
                     let features = shape
                         .iter()
                         .try_fold(1usize, |p, &d| p.checked_mul(d))
                         .ok_or_else(|| self.input_too_large(name))?;
-                    if features != FC1_IN {
-                        return Err(ModelError::InvalidConfig {
-                            layer: name,
-                            reason: format!(
-                                "gives {features} features ({} channels × {} × {}) but fc1 \
-                                 expects {FC1_IN}{}",
-                                shape[0],
-                                shape[1],
-                                shape[2],
-                                self.hint()
-                            ),
-                        });
-                    }
-                    vec![features]
+                    (vec![features], None)
                 }
-                Layer::Linear { out } => vec![out.unwrap_or(self.classes)],
+                LayerKind::Linear { out_features } => {
+                    let out = out_features.unwrap_or(self.classes);
+                    let features = shape
+                        .iter()
+                        .try_fold(1usize, |p, &d| p.checked_mul(d))
+                        .ok_or_else(|| self.input_too_large(name))?;
+                    (vec![out], Some([vec![out, features], vec![out]]))
+                }
             };
-            shapes.push(shape.clone());
+            if let Some(params) = &params {
+                let count = params
+                    .iter()
+                    .map(|s| s.iter().try_fold(1usize, |p, &d| p.checked_mul(d)))
+                    .try_fold(0usize, |sum, n| sum.checked_add(n?))
+                    .and_then(|n| total_params.checked_add(n))
+                    .filter(|&n| n <= MAX_PARAMETERS);
+                total_params = count.ok_or_else(|| self.too_many_parameters(name))?;
+            }
+            shape = output.clone();
+            steps.push(Step { output, params });
         }
-        Ok(shapes)
+        Ok(steps)
     }
 
     /// The error for an input size whose feature maps at `layer` are larger than a `usize`
@@ -221,94 +341,54 @@ impl NetConfig {
         }
     }
 
-    /// "; input sizes a to b work" — the range of square input sizes that do.
-    fn hint(&self) -> String {
-        let fits: Vec<usize> = (1..=512)
-            .filter(|&n| {
-                NetConfig {
-                    input_size: n,
-                    ..*self
-                }
-                .fits_fc1()
-            })
-            .collect();
-        match (fits.first(), fits.last()) {
-            (Some(a), Some(b)) => format!(" (input sizes {a} to {b} work)"),
-            _ => String::new(),
+    /// The error for a configuration whose parameters up to `layer` exceed
+    /// [`MAX_PARAMETERS`], naming the field that grows the layer.
+    fn too_many_parameters(&self, layer: &str) -> ModelError {
+        let (field, value) = match layer {
+            "conv1" => ("in_channels", self.in_channels),
+            "fc1" => ("input_size", self.input_size),
+            _ if self.classes >= self.in_channels => ("classes", self.classes),
+            _ => ("in_channels", self.in_channels),
+        };
+        ModelError::TooLarge {
+            field,
+            value,
+            problem: format!(
+                "{layer} would take the network past {MAX_PARAMETERS} parameters (2^30)"
+            ),
         }
     }
 
-    /// Whether the input size leads to a flatten of exactly fc1's input features.
-    fn fits_fc1(&self) -> bool {
-        let n = self.input_size;
-        let size = output_size(n, 3, 3, 1)
-            .and_then(|n| output_size(n, 2, 0, 2))
-            .and_then(|n| output_size(n, 5, 0, 1))
-            .and_then(|n| output_size(n, 2, 0, 2))
-            .and_then(|n| output_size(n, 6, 0, 1));
-        size.is_some_and(|s| CONV3_OUT * s * s == FC1_IN)
-    }
-
-    /// Shapes of the parameters in PyTorch `state_dict` order, with their names.
-    pub fn parameter_shapes(&self) -> Vec<(&'static str, Vec<usize>)> {
-        let shapes = [
-            vec![CONV1_OUT, self.in_channels, 3, 3],
-            vec![CONV1_OUT],
-            vec![CONV2_OUT, CONV1_OUT, 5, 5],
-            vec![CONV2_OUT],
-            vec![CONV3_OUT, CONV2_OUT, 6, 6],
-            vec![CONV3_OUT],
-            vec![FC1_OUT, FC1_IN],
-            vec![FC1_OUT],
-            vec![self.classes, FC1_OUT],
-            vec![self.classes],
-        ];
-        PARAMETER_NAMES.into_iter().zip(shapes).collect()
+    /// "; the smallest input size that works is 28".
+    fn hint(&self) -> String {
+        if self.input_size < MIN_INPUT_SIZE {
+            format!(" (the smallest input size that works is {MIN_INPUT_SIZE})")
+        } else {
+            String::new()
+        }
     }
 
     /// The torchsummary-like table of layers, output shapes and parameter counts.
     ///
-    /// Fails as [`NetConfig::validate`] does, and when a parameter count does not fit in a
-    /// `usize` (then every tensor of the network would be too large to allocate anyway).
+    /// Fails as [`NetConfig::validate`] does.
     pub fn summary(&self) -> Result<Summary, ModelError> {
-        let shapes = self.output_shapes()?;
-        let params = self.parameter_shapes();
-        // Only conv1 (in_channels) and fc2 (classes) grow with the configuration.
-        let too_many = |layer: &str| {
-            let (field, value) = if layer == "conv1" || self.in_channels > self.classes {
-                ("in_channels", self.in_channels)
-            } else {
-                ("classes", self.classes)
-            };
-            ModelError::TooLarge {
-                field,
-                value,
-                problem: format!("{layer} would have more parameters than a usize counts"),
-            }
-        };
-        let count = |prefix: &str| -> Result<usize, ModelError> {
-            params
-                .iter()
-                .filter(|(name, _)| name.split('.').next() == Some(prefix))
-                .map(|(_, shape)| shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d)))
-                .try_fold(0usize, |sum, n| sum.checked_add(n?))
-                .ok_or_else(|| too_many(prefix))
-        };
-        let rows: Vec<SummaryRow> = LAYER_NAMES
+        let steps = self.steps()?;
+        let rows: Vec<SummaryRow> = LAYERS
             .iter()
-            .zip(shapes)
-            .map(|(name, output_shape)| {
-                Ok(SummaryRow {
-                    name: name.to_string(),
-                    output_shape,
-                    params: count(name)?,
-                })
+            .zip(steps)
+            .map(|(layer, step)| SummaryRow {
+                name: layer.name.to_string(),
+                params: step
+                    .params
+                    .iter()
+                    .flatten()
+                    .map(|s| s.iter().product::<usize>())
+                    .sum(),
+                output_shape: step.output,
             })
-            .collect::<Result<_, ModelError>>()?;
-        let total_params = rows
-            .iter()
-            .try_fold(0usize, |sum, r| sum.checked_add(r.params))
-            .ok_or_else(|| too_many("the network"))?;
+            .collect();
+        // Bounded by MAX_PARAMETERS, checked while walking the table.
+        let total_params = rows.iter().map(|r| r.params).sum();
         Ok(Summary {
             input_shape: vec![self.in_channels, self.input_size, self.input_size],
             rows,
@@ -332,20 +412,10 @@ impl SummaryRow {
     /// The PyTorch class of the layer, derived from its name (`"Conv2d"`, `"ReLU"`,
     /// `"MaxPool2d"`, `"Flatten"`, `"Linear"`; `"Layer"` for any other name).
     pub fn kind(&self) -> &'static str {
-        let name = self.name.as_str();
-        if name.starts_with("conv") {
-            "Conv2d"
-        } else if name.starts_with("relu") {
-            "ReLU"
-        } else if name.starts_with("maxp") {
-            "MaxPool2d"
-        } else if name == "flatten" {
-            "Flatten"
-        } else if name.starts_with("fc") {
-            "Linear"
-        } else {
-            "Layer"
-        }
+        LAYERS
+            .iter()
+            .find(|l| l.name == self.name)
+            .map_or("Layer", Layer::class)
     }
 }
 
@@ -435,14 +505,22 @@ mod tests {
         );
     }
 
-    /// Sizes and counts near `usize::MAX` are errors naming the field, never an overflow.
+    /// Sizes and counts near `usize::MAX`, or past [`MAX_PARAMETERS`], are errors naming the
+    /// field, never an overflow or an allocation the machine cannot make.
     #[test]
     fn huge_fields_are_errors_not_overflows() {
         let huge = |config: NetConfig| match config.summary() {
             Err(ModelError::TooLarge { field, value, .. }) => (field, value),
             other => panic!("expected TooLarge for {config:?}, got {other:?}"),
         };
-        for n in [usize::MAX, usize::MAX - 3, usize::MAX / 2] {
+        for n in [
+            usize::MAX,
+            usize::MAX - 3,
+            usize::MAX / 2,
+            1 << 34,
+            1 << 20,
+            5000,
+        ] {
             let config = NetConfig {
                 input_size: n,
                 ..NetConfig::default()
@@ -450,13 +528,7 @@ mod tests {
             assert_eq!(huge(config), ("input_size", n));
             assert!(config.validate().is_err());
         }
-        // conv3's output is 110 × s × s: s = 2^32 overflows the flatten's count.
-        let config = NetConfig {
-            input_size: 1 << 34,
-            ..NetConfig::default()
-        };
-        assert_eq!(huge(config), ("input_size", 1 << 34));
-        for n in [usize::MAX, usize::MAX / 60 + 1] {
+        for n in [usize::MAX, usize::MAX / 60 + 1, MAX_PARAMETERS / 61 + 1] {
             let config = NetConfig {
                 classes: n,
                 ..NetConfig::default()
@@ -468,25 +540,22 @@ mod tests {
             ..NetConfig::default()
         };
         assert_eq!(huge(config), ("in_channels", usize::MAX / 9));
-        // Large but countable: the table works.
+        // Large but within the limit: the table works.
         let config = NetConfig {
-            classes: usize::MAX / 1000,
+            classes: 1_000_000,
             ..NetConfig::default()
         };
         let summary = config.summary().unwrap();
         assert_eq!(summary.rows[11].params, config.classes * 61);
-        // A huge input that is not too large to count is the flatten's mismatch.
         let config = NetConfig {
-            input_size: 1 << 20,
+            input_size: 512,
             ..NetConfig::default()
         };
-        assert!(matches!(
-            config.summary(),
-            Err(ModelError::InvalidConfig {
-                layer: "flatten",
-                ..
-            })
-        ));
+        // 512 → 516 → 258 → 254 → 127 → conv3 122×122.
+        assert_eq!(
+            config.summary().unwrap().rows[9].params,
+            60 * 110 * 122 * 122 + 60
+        );
     }
 
     #[test]

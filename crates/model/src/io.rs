@@ -22,7 +22,7 @@ pub(crate) fn load(
             source,
         })?;
     let mut params = Vec::with_capacity(PARAMETER_NAMES.len());
-    for (name, expected) in config.parameter_shapes() {
+    for (name, expected) in config.parameter_shapes()? {
         let Some(tensor) = tensors.remove(name) else {
             return Err(ModelError::MissingTensor {
                 path: path.to_path_buf(),

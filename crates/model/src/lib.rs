@@ -8,10 +8,14 @@
 //! | `relu2`, `maxp2` | `ReLU`, `MaxPool2d(2)` | 16×6×6 | |
 //! | `conv3` | `Conv2d(16, 110, 6)` | 110×1×1 | 63,470 |
 //! | `relu3`, `flatten` | `ReLU`, `Flatten` | 110 | |
-//! | `fc1` | `Linear(110, 60)` | 60 | 6,660 |
+//! | `fc1` | `Linear(110·h·w, 60)` | 60 | 6,660 |
 //! | `relu4`, `fc2` | `ReLU`, `Linear(60, classes)` | 10 | 610 |
 //!
-//! 71,986 trainable parameters for one input channel and ten classes.
+//! 71,986 trainable parameters for one input channel and ten classes. The network adapts to
+//! the data as the course asks, and nowhere else: conv1 takes the images' channels, fc1 takes
+//! conv3's output (110 × h × w: 440 features for 32×32 inputs), fc2 gives one output per
+//! class. The whole network is one table, [`LAYERS`]; names, shapes, both forward passes and
+//! the summary are derived from it.
 //!
 //! - **PyTorch-compatible weights**: parameter names and layouts are the `state_dict` of that
 //!   `nn.Sequential` (`conv1.weight` `[3, 1, 3, 3]`, …, `fc2.bias` `[10]`); [`Network::save`]
@@ -23,8 +27,10 @@
 //! - **Hooks on every layer**: [`Network::forward_with_hooks`] runs each layer through a
 //!   [`convlens_hooks::HookRegistry`] under its name in [`LAYER_NAMES`];
 //!   [`Network::forward`] has no hook overhead at all.
-//! - **Configurable**: input channels, classes and input size; a configuration whose layer
-//!   sizes do not work out is an error naming the layer and the numbers.
+//! - **Configurable**: input channels, classes and input size (28 and up); a configuration
+//!   whose layer sizes do not work out is an error naming the layer, the numbers and the
+//!   smallest size that works.
+//! - **A candle `Module`**: [`Network`] implements `candle_core::Module`.
 //!
 //! # Example
 //!
@@ -46,9 +52,16 @@
 //! net.forward_with_hooks(&images, &hooks)?;
 //! assert_eq!(recorder.get("conv2")?.unwrap().dims(), [2, 16, 12, 12]);
 //!
-//! // A configuration that does not fit fc1: 3×32×32 images reach flatten as 110×2×2.
+//! // Colour 32×32 images: conv3 gives 110×2×2, so fc1 takes 440 features.
 //! let rgb32 = NetConfig { in_channels: 3, classes: 10, input_size: 32 };
-//! assert!(Network::new(rgb32, 0, &dev).unwrap_err().to_string().contains("flatten"));
+//! let net = Network::new(rgb32, 0, &dev)?;
+//! assert_eq!(net.summary().total_params, 91_840);
+//! assert_eq!(net.summary().rows[9].params, 440 * 60 + 60);
+//!
+//! // USPS's 16×16 leaves conv3 a 3×3 map for its 6×6 kernel: refused, naming the fix.
+//! let usps = NetConfig { in_channels: 1, classes: 10, input_size: 16 };
+//! let message = Network::new(usps, 0, &dev).unwrap_err().to_string();
+//! assert!(message.contains("conv3") && message.contains("smallest input size that works is 28"));
 //! # Ok(())
 //! # }
 //! ```
@@ -63,7 +76,10 @@
 //! section; `cargo bench -p convlens-model --bench hooks` runs the same passes under divan.
 #![deny(missing_docs)]
 
-pub use config::{NetConfig, Summary, SummaryRow, LAYER_NAMES, PARAMETER_NAMES};
+pub use config::{
+    Layer, LayerKind, NetConfig, Summary, SummaryRow, LAYERS, LAYER_NAMES, MAX_PARAMETERS,
+    MIN_INPUT_SIZE, PARAMETER_NAMES,
+};
 pub use error::ModelError;
 pub use network::{Backend, Network};
 

@@ -7,7 +7,7 @@ use convlens_hooks::HookRegistry;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use crate::config::{NetConfig, Summary, LAYER_NAMES, PARAMETER_NAMES};
+use crate::config::{LayerKind, NetConfig, Summary, LAYERS, LAYER_NAMES, PARAMETER_NAMES};
 use crate::error::ModelError;
 use crate::io;
 
@@ -42,16 +42,25 @@ impl Backend {
     }
 }
 
-/// Index of each parameter in [`PARAMETER_NAMES`] order.
-const CONV1_W: usize = 0;
-const CONV2_W: usize = 2;
-const CONV3_W: usize = 4;
-const FC1_W: usize = 6;
-const FC2_W: usize = 8;
+/// For each layer of [`LAYERS`], the index of its weight in [`PARAMETER_NAMES`] order (its
+/// bias follows), or `None` for a layer without parameters.
+const PARAM_INDEX: [Option<usize>; LAYERS.len()] = {
+    let mut index = [None; LAYERS.len()];
+    let (mut i, mut n) = (0, 0);
+    while i < LAYERS.len() {
+        if LAYERS[i].params.is_some() {
+            index[i] = Some(n);
+            n += 2;
+        }
+        i += 1;
+    }
+    index
+};
 
 /// The course network: `conv1` Conv2d(in→3, k3, p3) · `relu1` · `maxp1` MaxPool2d(2) ·
 /// `conv2` Conv2d(3→16, k5) · `relu2` · `maxp2` · `conv3` Conv2d(16→110, k6) · `relu3` ·
-/// `flatten` · `fc1` Linear(110→60) · `relu4` · `fc2` Linear(60→classes).
+/// `flatten` · `fc1` Linear(110·h·w→60) · `relu4` · `fc2` Linear(60→classes), as the table
+/// [`LAYERS`] defines it.
 ///
 /// The network owns its parameters as candle [`Var`]s named and shaped as the PyTorch
 /// `state_dict` of the reference `nn.Sequential`.
@@ -90,7 +99,7 @@ impl Network {
         check_dtype(dtype)?;
         let summary = config.summary()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let shapes = config.parameter_shapes();
+        let shapes = config.parameter_shapes()?;
         let mut params = Vec::with_capacity(shapes.len());
         for pair in shapes.chunks_exact(2) {
             let (_, weight_shape) = &pair[0];
@@ -232,19 +241,50 @@ impl Network {
         Ok(x)
     }
 
-    /// The fast path: five ops instead of twelve layers.
+    /// The fast path: a convolution with the ReLU and pooling after it as one op, a linear
+    /// layer with its ReLU as one op (five ops instead of twelve layers for the course
+    /// network).
     fn fused_forward(&self, x: &Tensor) -> Result<Tensor> {
-        let p = |i: usize| (&self.params[i], &self.params[i + 1]);
-        let (w, b) = p(CONV1_W);
-        let x = convlens_ops::conv2d_relu_maxpool2d(x, w, Some(b), 3)?;
-        let (w, b) = p(CONV2_W);
-        let x = convlens_ops::conv2d_relu_maxpool2d(&x, w, Some(b), 0)?;
-        let (w, b) = p(CONV3_W);
-        let x = convlens_ops::conv2d_relu(&x, w, Some(b), 0)?.flatten_from(1)?;
-        let (w, b) = p(FC1_W);
-        let x = convlens_ops::linear_relu(&x, w, Some(b))?;
-        let (w, b) = p(FC2_W);
-        convlens_ops::linear(&x, w, Some(b))
+        let mut x = x.clone();
+        let mut i = 0;
+        while i < LAYERS.len() {
+            let next = |k: usize| LAYERS.get(i + k).map(|l| l.kind);
+            let relu_next = next(1) == Some(LayerKind::Relu);
+            (x, i) = match LAYERS[i].kind {
+                LayerKind::Conv2d { padding, .. } => {
+                    let (w, b) = self.weights(i)?;
+                    if relu_next && next(2) == Some(LayerKind::MaxPool2d) {
+                        let y = convlens_ops::conv2d_relu_maxpool2d(&x, w, Some(b), padding)?;
+                        (y, i + 3)
+                    } else if relu_next {
+                        (convlens_ops::conv2d_relu(&x, w, Some(b), padding)?, i + 2)
+                    } else {
+                        (convlens_ops::conv2d(&x, w, Some(b), padding)?, i + 1)
+                    }
+                }
+                LayerKind::Linear { .. } => {
+                    let (w, b) = self.weights(i)?;
+                    if relu_next {
+                        (convlens_ops::linear_relu(&x, w, Some(b))?, i + 2)
+                    } else {
+                        (convlens_ops::linear(&x, w, Some(b))?, i + 1)
+                    }
+                }
+                _ => (self.layer(i, &x)?, i + 1),
+            };
+        }
+        Ok(x)
+    }
+
+    /// The weight and bias of layer `index` of [`LAYERS`].
+    fn weights(&self, index: usize) -> Result<(&Var, &Var)> {
+        let w = PARAM_INDEX.get(index).copied().flatten();
+        match w.and_then(|w| Some((self.params.get(w)?, self.params.get(w + 1)?))) {
+            Some(pair) => Ok(pair),
+            None => Err(candle_core::Error::Msg(format!(
+                "layer {index} of the network has no parameters"
+            ))),
+        }
     }
 
     /// As [`Network::forward`], running every layer through `hooks` under its name in
@@ -287,39 +327,42 @@ impl Network {
         Ok(())
     }
 
-    /// Runs layer `index` of [`LAYER_NAMES`].
+    /// Runs layer `index` of [`LAYERS`] on its own.
     fn layer(&self, index: usize, x: &Tensor) -> Result<Tensor> {
-        match index {
-            0 => self.conv(x, CONV1_W, 3),
-            3 => self.conv(x, CONV2_W, 0),
-            6 => self.conv(x, CONV3_W, 0),
-            1 | 4 | 7 | 10 => x.relu(),
-            2 | 5 => convlens_ops::max_pool2d(x),
-            8 => x.flatten_from(1),
-            9 => self.linear(x, FC1_W),
-            11 => self.linear(x, FC2_W),
-            _ => Err(candle_core::Error::Msg(format!(
+        let Some(layer) = LAYERS.get(index) else {
+            return Err(candle_core::Error::Msg(format!(
                 "the network has {} layers, there is no layer {index}",
-                LAYER_NAMES.len()
-            ))),
+                LAYERS.len()
+            )));
+        };
+        match layer.kind {
+            LayerKind::Conv2d { padding, .. } => {
+                let (w, b) = self.weights(index)?;
+                match self.backend {
+                    Backend::Fast => fast_conv2d(x, w, b, padding),
+                    Backend::Candle => candle_conv2d(x, w, b, padding),
+                }
+            }
+            LayerKind::Linear { .. } => {
+                let (w, b) = self.weights(index)?;
+                match self.backend {
+                    // The op the fused forward uses, so that both forwards give the same bits.
+                    Backend::Fast => convlens_ops::linear(x, w, Some(b)),
+                    Backend::Candle => x.matmul(&w.t()?)?.broadcast_add(b),
+                }
+            }
+            LayerKind::Relu => x.relu(),
+            LayerKind::MaxPool2d => convlens_ops::max_pool2d(x),
+            LayerKind::Flatten => x.flatten_from(1),
         }
     }
+}
 
-    fn conv(&self, x: &Tensor, weight: usize, padding: usize) -> Result<Tensor> {
-        let (w, b) = (&self.params[weight], &self.params[weight + 1]);
-        match self.backend {
-            Backend::Fast => fast_conv2d(x, w, b, padding),
-            Backend::Candle => candle_conv2d(x, w, b, padding),
-        }
-    }
-
-    fn linear(&self, x: &Tensor, weight: usize) -> Result<Tensor> {
-        let (w, b) = (&self.params[weight], &self.params[weight + 1]);
-        match self.backend {
-            // The op the fused forward uses, so that both forwards give the same bits.
-            Backend::Fast => convlens_ops::linear(x, w, Some(b)),
-            Backend::Candle => x.matmul(&w.t()?)?.broadcast_add(b),
-        }
+impl candle_core::Module for Network {
+    /// [`Network::forward`], so the network composes with candle's `Module` users
+    /// (`Sequential`, `apply`).
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        Network::forward(self, xs)
     }
 }
 

@@ -1,7 +1,9 @@
 //! Configurations, layer geometry and the summary table.
 
 use candle_core::Device;
-use convlens_model::{ModelError, NetConfig, Network, LAYER_NAMES};
+use convlens_model::{
+    LayerKind, ModelError, NetConfig, Network, LAYERS, LAYER_NAMES, PARAMETER_NAMES,
+};
 
 #[test]
 fn the_default_network_has_71986_parameters() {
@@ -79,24 +81,97 @@ fn rgb_and_other_class_counts_change_only_their_layers() {
     assert_eq!(summary.rows[11].output_shape, [43]);
     assert_eq!(summary.rows[11].params, 43 * 60 + 43);
     assert_eq!(summary.total_params, 71_986 - 30 - 610 + 84 + 2623);
-    let shapes = rgb.parameter_shapes();
+    let shapes = rgb.parameter_shapes().unwrap();
     assert_eq!(shapes[0], ("conv1.weight", vec![3, 3, 3, 3]));
     assert_eq!(shapes[8], ("fc2.weight", vec![43, 60]));
 }
 
 #[test]
-fn input_sizes_28_to_31_fit_fc1() {
-    for size in 20..40 {
+fn every_input_size_from_28_works_and_fc1_follows_conv3() {
+    for size in 20..=100 {
         let config = NetConfig {
             input_size: size,
             ..NetConfig::default()
         };
-        assert_eq!(
-            config.validate().is_ok(),
-            (28..=31).contains(&size),
-            "size {size}"
-        );
+        assert_eq!(config.validate().is_ok(), size >= 28, "size {size}");
+        if let Ok(summary) = config.summary() {
+            let conv3 = &summary.rows[6].output_shape;
+            let features = conv3.iter().product::<usize>();
+            assert_eq!(summary.rows[8].output_shape, [features], "size {size}");
+            assert_eq!(summary.rows[9].params, features * 60 + 60, "size {size}");
+        }
     }
+}
+
+#[test]
+fn colour_32_by_32_has_fc1_440_to_60_and_91840_parameters() {
+    let config = NetConfig {
+        in_channels: 3,
+        classes: 10,
+        input_size: 32,
+    };
+    let summary = config.summary().unwrap();
+    assert_eq!(summary.total_params, 91_840);
+    assert_eq!(summary.rows[6].output_shape, [110, 2, 2]);
+    assert_eq!(summary.rows[8].output_shape, [440]);
+    let shapes = config.parameter_shapes().unwrap();
+    assert_eq!(shapes[0], ("conv1.weight", vec![3, 3, 3, 3]));
+    assert_eq!(shapes[6], ("fc1.weight", vec![60, 440]));
+    let net = Network::new(config, 0, &Device::Cpu).unwrap();
+    let counted: usize = net
+        .parameters()
+        .iter()
+        .map(|(_, v)| v.as_tensor().elem_count())
+        .sum();
+    assert_eq!(counted, 91_840);
+    // STL-10: 96×96 → conv3 110×18×18.
+    let stl = NetConfig {
+        in_channels: 3,
+        classes: 10,
+        input_size: 96,
+    };
+    assert_eq!(stl.summary().unwrap().rows[8].output_shape, [110 * 18 * 18]);
+    // CIFAR-100: only fc2 changes.
+    let cifar100 = NetConfig {
+        classes: 100,
+        ..config
+    };
+    assert_eq!(
+        cifar100.summary().unwrap().total_params,
+        91_840 - 610 + 6100
+    );
+}
+
+#[test]
+fn the_layer_table_gives_names_classes_and_parameter_names() {
+    assert_eq!(LAYERS.map(|l| l.name), LAYER_NAMES);
+    let with_params: Vec<&str> = LAYERS.iter().filter_map(|l| l.params).flatten().collect();
+    assert_eq!(with_params, PARAMETER_NAMES);
+    assert_eq!(
+        PARAMETER_NAMES,
+        [
+            "conv1.weight",
+            "conv1.bias",
+            "conv2.weight",
+            "conv2.bias",
+            "conv3.weight",
+            "conv3.bias",
+            "fc1.weight",
+            "fc1.bias",
+            "fc2.weight",
+            "fc2.bias"
+        ]
+    );
+    assert_eq!(LAYERS[2].class(), "MaxPool2d");
+    assert_eq!(LAYERS[8].class(), "Flatten");
+    assert!(matches!(
+        LAYERS[6].kind,
+        LayerKind::Conv2d {
+            out_channels: 110,
+            kernel: 6,
+            padding: 0
+        }
+    ));
 }
 
 fn invalid(config: NetConfig) -> (&'static str, String) {
@@ -118,7 +193,10 @@ fn a_too_small_input_names_the_layer_and_the_numbers() {
         message.contains("conv2") && message.contains("4×4") && message.contains("kernel 5"),
         "{message}"
     );
-    assert!(message.contains("28 to 31"), "{message}");
+    assert!(
+        message.contains("the smallest input size that works is 28"),
+        "{message}"
+    );
 
     // 6 → 10 → 5 → 1: pooling a 1×1 map gives nothing.
     let (layer, message) = invalid(NetConfig {
@@ -136,18 +214,21 @@ fn a_too_small_input_names_the_layer_and_the_numbers() {
 }
 
 #[test]
-fn a_flatten_that_does_not_match_fc1_names_both_sizes() {
+fn usps_16_by_16_is_refused_at_conv3_with_the_smallest_size() {
     let (layer, message) = invalid(NetConfig {
-        in_channels: 3,
-        classes: 10,
-        input_size: 32,
+        input_size: 16,
+        ..NetConfig::default()
     });
-    assert_eq!(layer, "flatten");
+    // 16 → conv1 20 → maxp1 10 → conv2 6 → maxp2 3: conv3's 6×6 kernel has nothing to read.
+    assert_eq!(layer, "conv3", "{message}");
     assert!(
-        message.contains("440") && message.contains("110 channels × 2 × 2"),
+        message.contains("3×3") && message.contains("kernel 6"),
         "{message}"
     );
-    assert!(message.contains("fc1 expects 110"), "{message}");
+    assert!(
+        message.contains("smallest input size that works is 28"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Tests of the training engine: optimizers against hand-computed PyTorch updates, config
 //! validation, run folders, evaluation and divergence.
 
+mod parity;
+
 use std::path::Path;
 
 use candle_core::{Device, Tensor, Var};

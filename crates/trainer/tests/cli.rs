@@ -459,20 +459,18 @@ fn summary_with_huge_numbers_is_an_error() {
         ("--classes", "18446744073709551615"),
         ("--classes", "307445734561825861"),
         ("--in-channels", "2049638230412172401"),
+        ("--input-size", "1000000"),
+        ("--classes", "18446744073709551"),
     ] {
         fails_with(
             &run(&["summary", flag, value]),
             &[&format!("{flag} {value}: too large")],
         );
     }
-    fails_with(
-        &run(&["summary", "--input-size", "1000000"]),
-        &["flatten", "28 to 31"],
-    );
-    let o = run(&["summary", "--classes", "18446744073709551"]);
+    let o = run(&["summary", "--classes", "1000000"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("[-1, 18446744073709551]"),
+        String::from_utf8_lossy(&o.stdout).contains("[-1, 1000000]"),
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
