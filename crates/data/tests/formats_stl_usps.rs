@@ -484,3 +484,31 @@ fn usps_checksums_are_torchvisions() {
     assert!(USPS_TRAIN.1.ends_with("/usps.bz2"));
     assert!(USPS_TEST.1.ends_with("/usps.t.bz2"));
 }
+
+#[test]
+fn usps_reader_survives_byte_flips_and_truncations() {
+    let mut features = vec!["-0.5"; 256];
+    features[3] = "0.25";
+    let text = format!("{}\n{}\n", usps_line("7", &features), all_background("2"));
+    let dir = tempdir();
+    write(&dir.path().join(USPS_TEST.0), text.as_bytes());
+    let train = dir.path().join(USPS_TRAIN.0);
+    let mut refused = 0;
+    for i in (0..text.len()).step_by(11) {
+        for flip in [0x01u8, 0x80] {
+            let mut bytes = text.clone().into_bytes();
+            bytes[i] ^= flip;
+            write(&train, &bytes);
+            if let Err(err) = read_usps(dir.path()) {
+                malformed_naming(err, "usps.bz2");
+                refused += 1;
+            }
+        }
+        write(&train, &text.as_bytes()[..i]);
+        if let Err(err) = read_usps(dir.path()) {
+            malformed_naming(err, "usps.bz2");
+            refused += 1;
+        }
+    }
+    assert!(refused > 60, "{refused}");
+}

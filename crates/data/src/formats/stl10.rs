@@ -106,7 +106,10 @@ fn image_to_file(image: &[u8], out: &mut Vec<u8>) {
 fn read_images(path: &Path) -> Result<Vec<u8>> {
     let bytes = read_capped(path)?;
     if bytes.is_empty() {
-        return Err(malformed(path, "the file is empty (0 bytes); it holds no image"));
+        return Err(malformed(
+            path,
+            "the file is empty (0 bytes); it holds no image",
+        ));
     }
     if bytes.len() % STL10_IMAGE_BYTES != 0 {
         return Err(malformed(
