@@ -68,6 +68,10 @@ fn stl10_round_trip_is_exact() {
     assert_eq!(loaded.train, train);
     assert_eq!(loaded.test.as_ref(), Some(&test));
     assert_eq!(loaded.class_names, names);
+    // torchvision's root, the folder holding stl10_binary/, works too.
+    let root = tempdir();
+    write_stl10(&root.path().join("stl10_binary"), &train, &test, &names).unwrap();
+    assert_eq!(read_stl10(root.path()).unwrap().train, train);
     // Labels are stored counted from 1.
     assert_eq!(
         std::fs::read(dir.path().join("train_y.bin")).unwrap(),

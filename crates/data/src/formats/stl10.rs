@@ -200,7 +200,8 @@ fn read_class_names(path: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Reads STL-10's labelled splits from `dir`, the `stl10_binary/` folder.
+/// Reads STL-10's labelled splits from `dir`, the `stl10_binary/` folder (or torchvision's
+/// `root`, the folder holding it).
 ///
 /// Returns the 5,000 training and 8,000 test images of the published files as
 /// `3 × 96 × 96` images in `[channel, row, col]` order (upright, the same pixels as
@@ -214,6 +215,12 @@ fn read_class_names(path: &Path) -> Result<Vec<String>> {
 /// 1..=10, or a `class_names.txt` without exactly ten non-empty lines;
 /// [`DataError::CountMismatch`] when an image file and its label file disagree in number.
 pub fn read_stl10(dir: &Path) -> Result<Loaded> {
+    let nested = dir.join(STL10_FOLDER);
+    let dir = if !dir.join("train_X.bin").exists() && nested.join("train_X.bin").exists() {
+        &nested
+    } else {
+        dir
+    };
     let train = read_split(dir, "train_X.bin", "train_y.bin")?;
     let test = read_split(dir, "test_X.bin", "test_y.bin")?;
     let class_names = read_class_names(&dir.join("class_names.txt"))?;
