@@ -2,6 +2,8 @@
 
 mod alloc;
 mod download;
+mod emnist;
+mod formats_stl_usps;
 mod idx;
 mod locate;
 mod real;

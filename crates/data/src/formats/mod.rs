@@ -21,3 +21,7 @@ pub struct Loaded {
     /// One name per class, in label order.
     pub class_names: Vec<String>,
 }
+
+pub mod emnist;
+pub mod stl10;
+pub mod usps;
