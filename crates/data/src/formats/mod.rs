@@ -21,3 +21,6 @@ pub struct Loaded {
     /// One name per class, in label order.
     pub class_names: Vec<String>,
 }
+
+pub mod mat;
+pub mod svhn;
