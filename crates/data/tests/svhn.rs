@@ -657,3 +657,92 @@ fn svhn_variables_are_what_write_svhn_writes() {
     assert_eq!(vars[0].name, "X");
     assert_eq!(vars[1].data, MatData::U8(vec![10, 1]));
 }
+
+// Colour shapes: the synthetic dataset of the RGB formats.
+
+use convlens_data::synthetic_colour::{colour_dataset, colour_shapes, MIN_CONTRAST};
+
+fn luma(image: &[u8], plane: usize, at: usize) -> f32 {
+    let [r, g, b] = [0, 1, 2].map(|c| f32::from(image[c * plane + at]) / 255.0);
+    0.299 * r + 0.587 * g + 0.114 * b
+}
+
+#[test]
+fn colour_shapes_are_deterministic_rgb_and_of_every_class() {
+    let a = colour_shapes(300, 32, 7).unwrap();
+    assert_eq!((a.len(), a.image_shape()), (300, [3, 32, 32]));
+    assert_eq!(a, colour_shapes(300, 32, 7).unwrap());
+    assert_ne!(a, colour_shapes(300, 32, 8).unwrap());
+    assert!(
+        a.class_counts(10).iter().all(|&c| c >= 15),
+        "{:?}",
+        a.class_counts(10)
+    );
+    assert!(a.labels().iter().all(|&l| l < 10));
+    // The first images of a longer run are the same images.
+    assert_eq!(colour_shapes(400, 32, 7).unwrap().first(300), a);
+
+    let (train, test) = colour_dataset(50, 20, 28, 3).unwrap();
+    assert_eq!((train.len(), test.len()), (50, 20));
+    assert_eq!(train.image_shape(), [3, 28, 28]);
+    assert_eq!(train, colour_shapes(50, 28, 3).unwrap());
+    assert_ne!(test, colour_shapes(20, 28, 3).unwrap());
+    assert!(matches!(
+        colour_shapes(5, 0, 1),
+        Err(DataError::InvalidArgument { .. })
+    ));
+    assert!(colour_shapes(0, 8, 1).unwrap().is_empty());
+}
+
+#[test]
+fn colour_shapes_vary_in_colour_within_a_class_and_contrast_with_their_background() {
+    let size = 32;
+    let plane = size * size;
+    let split = colour_shapes(400, size, 11).unwrap();
+    let centre = (size / 2) * size + size / 2;
+    for class in 0..10u8 {
+        let images: Vec<&[u8]> = (0..split.len())
+            .filter(|&i| split.labels()[i] == class)
+            .map(|i| split.image(i))
+            .collect();
+        // Background colour (a corner pixel): many different, some light, some dark, in
+        // every class; so is the colour of the shape where it covers the centre.
+        let corners: std::collections::BTreeSet<[u8; 3]> = images
+            .iter()
+            .map(|im| [im[0], im[plane], im[2 * plane]])
+            .collect();
+        assert!(
+            corners.len() > images.len() / 2,
+            "class {class}: {corners:?}"
+        );
+        let light = images.iter().filter(|im| luma(im, plane, 0) > 0.5).count();
+        assert!(
+            light > images.len() / 5 && light < images.len() * 4 / 5,
+            "class {class}: {light} of {} backgrounds light",
+            images.len()
+        );
+        let dominant: std::collections::BTreeSet<usize> = images
+            .iter()
+            .map(|im| (0..3).max_by_key(|&c| im[c * plane]).unwrap())
+            .collect();
+        assert_eq!(dominant.len(), 3, "class {class}: background hues");
+        // Every image holds pixels of two brightnesses (noise alone spans less than 0.06)…
+        for im in &images {
+            let lumas: Vec<f32> = (0..plane).map(|at| luma(im, plane, at)).collect();
+            let max = lumas.iter().copied().fold(0.0, f32::max);
+            let min = lumas.iter().copied().fold(1.0, f32::min);
+            assert!(
+                max - min > MIN_CONTRAST - 0.06,
+                "class {class}: range {}",
+                max - min
+            );
+        }
+        // …and a disc or a block covers the centre, which contrasts with the corner.
+        if class == 5 || class == 9 {
+            for im in &images {
+                let d = (luma(im, plane, centre) - luma(im, plane, 0)).abs();
+                assert!(d > MIN_CONTRAST - 0.06, "class {class}: contrast {d}");
+            }
+        }
+    }
+}

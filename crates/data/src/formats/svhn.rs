@@ -1,7 +1,7 @@
 //! SVHN (Street View House Numbers, cropped digits) as torchvision's `SVHN(root)` leaves it:
 //! `root/train_32x32.mat`, `root/test_32x32.mat` and, optionally, `root/extra_32x32.mat`.
 //!
-//! Each file is a MATLAB Level 5 MAT-file ([`mat`](super::mat)) holding `X`, a `uint8`
+//! Each file is a MATLAB Level 5 MAT-file ([`mat`]) holding `X`, a `uint8`
 //! array of 32×32×3×N (rows, columns, channels, images; column-major), and `y`, N×1 labels
 //! from 1 to 10 where 10 stands for the digit 0. Like torchvision, the reader maps label 10
 //! to 0 and reorders the images to N×C×H×W (`np.transpose(X, (3, 2, 0, 1))`): pixel
