@@ -746,3 +746,47 @@ fn colour_shapes_vary_in_colour_within_a_class_and_contrast_with_their_backgroun
         }
     }
 }
+
+#[test]
+fn x_of_another_class_is_refused_by_its_class() {
+    // X as a cell array (flags, dimensions, name, no cells), y as MATLAB stores it.
+    for class in [1u32, 4] {
+        let mut body = element(false, 6, &[class as u8, 0, 0, 0, 0, 0, 0, 0]);
+        body.extend(element(false, 5, &[0, 0, 0, 0, 0, 0, 0, 0]));
+        body.extend(element(false, 1, b"X"));
+        let mut cell = word(false, 14).to_vec();
+        cell.extend_from_slice(&word(false, body.len() as u32));
+        cell.extend(body);
+        let bytes = mat_file(false, &[cell, matrix(false, 6, &[1, 1], "y", 2, &[1])]);
+        let dir = crate::tempdir();
+        let path = dir.path().join("cell.mat");
+        std::fs::write(&path, bytes).unwrap();
+        let what = if class == 1 {
+            "cell array"
+        } else {
+            "char array"
+        };
+        assert_malformed(
+            read_svhn_file(&path).unwrap_err(),
+            &path,
+            &format!("X is a {what}, which is not read; SVHN images must be a uint8 array"),
+        );
+    }
+}
+
+/// The published files, where the machines keep them (`../shared/data/svhn` beside the
+/// repository); skipped when absent.
+#[test]
+fn published_files_read_when_present() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/svhn");
+    if !dir.join(TEST_FILE).is_file() {
+        eprintln!("note: {} absent; skipping", dir.join(TEST_FILE).display());
+        return;
+    }
+    let test = read_svhn_file(&dir.join(TEST_FILE)).unwrap();
+    assert_eq!(test.len(), 26032);
+    assert!(test.class_counts(10).iter().all(|&c| c > 1000));
+    if dir.join(TRAIN_FILE).is_file() {
+        assert_eq!(read_svhn_file(&dir.join(TRAIN_FILE)).unwrap().len(), 73257);
+    }
+}

@@ -29,9 +29,9 @@ use std::path::Path;
 use crate::error::{DataError, Result};
 use crate::idx::write_atomic;
 
-/// The largest decompressed variable the reader accepts (4 GiB; SVHN's largest variable,
+/// The largest decompressed variable the reader accepts (2 GiB; SVHN's largest variable,
 /// `X` of `extra_32x32.mat`, is 1.6 GB).
-pub const MAX_VARIABLE_BYTES: u64 = 4 << 30;
+pub const MAX_VARIABLE_BYTES: u64 = 2 << 30;
 
 /// The descriptive text the writer puts at the start of its files.
 pub const HEADER_TEXT: &str = "MATLAB 5.0 MAT-file Platform: posix, Created by: convlens-data";
@@ -401,14 +401,14 @@ impl Parser<'_> {
     }
 
     /// Reads the element at `pos` of `buf`; `what` and `within` name it in messages.
-    /// `pad` says whether regular elements are followed by padding to 8 bytes.
+    /// `next` skips the padding that follows the data of regular elements (clamped to the
+    /// buffer, for writers that leave it out at the end).
     fn element<'a>(
         &self,
         buf: &'a [u8],
         pos: usize,
         what: &str,
         within: &str,
-        pad: bool,
     ) -> Result<Element<'a>> {
         let remaining = buf.len().saturating_sub(pos);
         if remaining < 8 {
@@ -447,13 +447,11 @@ impl Parser<'_> {
                 )))
             }
         };
-        let next = if pad {
-            end.checked_next_multiple_of(8)
-                .unwrap_or(end)
-                .min(buf.len())
-        } else {
-            end
-        };
+        // Padding makes the data a multiple of 8 bytes long (offsets in the file need not be
+        // multiples of 8: compressed elements are not padded).
+        let next = start
+            .saturating_add(size.checked_next_multiple_of(8).unwrap_or(size))
+            .min(buf.len());
         Ok(Element {
             ty,
             data: &buf[start..end],
@@ -469,14 +467,19 @@ impl Parser<'_> {
             if bytes.len() - pos < 8 && bytes[pos..].iter().all(|&b| b == 0) {
                 break; // padding at the end of the file
             }
-            let el = self.element(bytes, pos, "data element", "the file", false)?;
+            // Elements are padded to 8 bytes, except compressed ones.
+            let el = self.element(bytes, pos, "data element", "the file")?;
             match el.ty {
                 MI_MATRIX => {
                     let within = format!("the variable at byte {pos}");
                     let array = self.matrix(Body::Borrowed(el.data), &within)?;
                     vars.push(array);
                 }
-                MI_COMPRESSED => vars.push(self.compressed(el.data, pos)?),
+                MI_COMPRESSED => {
+                    vars.push(self.compressed(el.data, pos)?);
+                    pos = el.start + el.data.len();
+                    continue;
+                }
                 other => {
                     return Err(self.err(format!(
                         "data element at byte {pos} is of type {}; a MAT-file holds only miMATRIX and miCOMPRESSED elements at its top level",
@@ -552,7 +555,7 @@ impl Parser<'_> {
     fn matrix(&self, body: Body<'_>, within: &str) -> Result<MatArray> {
         let b = body.bytes();
         let at = |p: usize| format!(" at byte {p} of {within}");
-        let flags = self.element(b, 0, "array flags", within, true)?;
+        let flags = self.element(b, 0, "array flags", within)?;
         if flags.ty != MI_UINT32 || flags.data.len() != 8 {
             return Err(self.err(format!(
                 "array flags{}: expected 8 bytes of miUINT32, found {} bytes of {}",
@@ -567,7 +570,7 @@ impl Parser<'_> {
         let mut next = flags.next;
         let mut dims = Vec::new();
         if class != MatClass::Other(17) {
-            let el = self.element(b, next, "dimensions", within, true)?;
+            let el = self.element(b, next, "dimensions", within)?;
             if el.ty != MI_INT32 || el.data.len() % 4 != 0 || el.data.len() < 8 {
                 return Err(self.err(format!(
                     "dimensions{}: expected at least two miINT32 values, found {} bytes of {}",
@@ -585,7 +588,7 @@ impl Parser<'_> {
             }
             next = el.next;
         }
-        let el = self.element(b, next, "array name", within, true)?;
+        let el = self.element(b, next, "array name", within)?;
         if el.ty != MI_INT8 {
             return Err(self.err(format!(
                 "array name{}: expected miINT8 characters, found {}",
@@ -618,7 +621,7 @@ impl Parser<'_> {
                     dims_text(&dims)
                 ))
             })?;
-        let real = self.element(b, next, "real part", within, true)?;
+        let real = self.element(b, next, "real part", within)?;
         let real_ty = real.ty;
         let size = numeric_size(real_ty).ok_or_else(|| {
             self.err(format!(

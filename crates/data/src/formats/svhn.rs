@@ -115,6 +115,21 @@ fn read_raw(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
     };
     let x = take(path, &mut vars, "X", &held)?;
     let y = take(path, &mut vars, "y", &held)?;
+    let x_values = match x.data {
+        MatData::U8(values) => values,
+        MatData::F64(_) => {
+            return Err(malformed(
+                path,
+                format!("X is a {} array; SVHN images must be uint8", x.class),
+            ))
+        }
+        MatData::NotRead(what) => {
+            return Err(malformed(
+                path,
+                format!("X is {what}; SVHN images must be a uint8 array"),
+            ))
+        }
+    };
     let count = match x.dims[..] {
         [SIDE, SIDE, 3, n] => n,
         // MATLAB drops trailing singleton dimensions: one image is 32×32×3.
@@ -124,7 +139,7 @@ fn read_raw(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
                 path,
                 format!(
                     "X has dimensions {}; SVHN images must be 32×32×3×N (rows, columns, channels, images)",
-                    x.dims_text()
+                    mat_dims_text(&x.dims)
                 ),
             ))
         }
@@ -150,23 +165,8 @@ fn read_raw(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
             format!("X holds {count} images but y holds {label_count} labels"),
         ));
     }
-    let x = match x.data {
-        MatData::U8(values) => values,
-        MatData::F64(_) => {
-            return Err(malformed(
-                path,
-                format!("X is a {} array; SVHN images must be uint8", x.class),
-            ))
-        }
-        MatData::NotRead(what) => {
-            return Err(malformed(
-                path,
-                format!("X is {what}; SVHN images must be a uint8 array"),
-            ))
-        }
-    };
     let labels = labels(path, &y)?;
-    Ok((to_chw(&x, count), labels))
+    Ok((to_chw(&x_values, count), labels))
 }
 
 fn labels(path: &Path, y: &MatArray) -> Result<Vec<u8>> {
@@ -287,4 +287,9 @@ pub fn write_svhn(dir: &Path, train: &Split, test: &Split) -> Result<[PathBuf; 2
     mat::write_mat(&paths[0], &train_vars, true)?;
     mat::write_mat(&paths[1], &test_vars, true)?;
     Ok(paths)
+}
+
+fn mat_dims_text(dims: &[usize]) -> String {
+    let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
+    dims.join("×")
 }
