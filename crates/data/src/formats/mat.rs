@@ -531,7 +531,9 @@ impl Parser<'_> {
                 }
             )));
         }
-        let mut body = Vec::with_capacity(size.min(64 << 20) as usize);
+        // Room for what the stream plausibly holds; more is allocated only as it arrives.
+        let plausible = (data.len() as u64).saturating_mul(4).saturating_add(4096);
+        let mut body = Vec::with_capacity(size.min(plausible) as usize);
         (&mut decoder)
             .take(size)
             .read_to_end(&mut body)
