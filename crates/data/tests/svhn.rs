@@ -337,7 +337,7 @@ fn wrong_variables_dimensions_and_labels_are_refused_naming_the_file() {
                 MatArray::double("X", &[32, 32, 3, 1], vec![0.0; 3072]).unwrap(),
                 y(&[1.0]),
             ],
-            "X is a double array; SVHN images must be uint8",
+            "X is of class double; SVHN images must be uint8",
         ),
         (
             "two_x.mat",

@@ -120,7 +120,7 @@ fn read_raw(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
         MatData::F64(_) => {
             return Err(malformed(
                 path,
-                format!("X is a {} array; SVHN images must be uint8", x.class),
+                format!("X is of class {}; SVHN images must be uint8", x.class),
             ))
         }
         MatData::NotRead(what) => {
