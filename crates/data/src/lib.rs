@@ -49,6 +49,7 @@ mod locate;
 mod registry;
 mod sampler;
 pub mod synthetic;
+pub mod synthetic_colour;
 mod verify;
 
 pub use dataset::{Dataset, Provenance, Split};

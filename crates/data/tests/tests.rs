@@ -9,6 +9,7 @@ mod locate;
 mod real;
 mod sampler;
 mod split;
+mod svhn;
 
 use std::path::PathBuf;
 

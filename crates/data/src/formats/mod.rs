@@ -23,5 +23,7 @@ pub struct Loaded {
 }
 
 pub mod emnist;
+pub mod mat;
 pub mod stl10;
+pub mod svhn;
 pub mod usps;
