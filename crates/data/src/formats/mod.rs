@@ -21,3 +21,5 @@ pub struct Loaded {
     /// One name per class, in label order.
     pub class_names: Vec<String>,
 }
+pub mod cifar;
+pub mod pickle;
