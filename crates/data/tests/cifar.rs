@@ -22,9 +22,10 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The pixel `j` of image `i` in the splits below (and in `make_pickles.py`).
+/// The pixel `j` of image `i` in the splits below (and in `make_pickles.py`); the three
+/// colour planes differ.
 fn pixel(i: usize, j: usize) -> u8 {
-    ((j * 31 + 7 * i) % 256) as u8
+    ((j * 31 + (j / 1024) * 101 + 7 * i) % 256) as u8
 }
 
 fn split(first: usize, labels: &[u8]) -> Split {
@@ -101,6 +102,9 @@ fn cifar10_python_round_trip() {
     assert_eq!(loaded.train.labels(), &[0, 1, 2, 3, 4, 5, 9]);
     assert_eq!(loaded.train.image(6)[..3], [42, 73, 104]);
     assert_eq!(loaded.train.image(6)[3071], pixel(6, 3071));
+    // Planar: the first pixel's red, green and blue are 1024 bytes apart.
+    let image = loaded.train.image(6);
+    assert_eq!([image[0], image[1024], image[2048]], [42, 143, 244]);
     let test_loaded = loaded.test.unwrap();
     assert_eq!(test_loaded, test);
     assert_eq!(test_loaded.image(0)[..2], [188, 219]);
@@ -380,6 +384,8 @@ fn python3_written_cifar_files_are_read() {
     let expected: Vec<u8> = (0..3072).map(|j| pixel(2, j)).collect();
     assert_eq!(loaded.train.image(0), &expected[..]);
     assert_eq!(loaded.train.image(0)[..3], [14, 45, 76]);
+    let image = loaded.train.image(0);
+    assert_eq!([image[0], image[1024], image[2048]], [14, 115, 216]);
     assert_eq!(loaded.train.image(1), train.image(1));
     let test = loaded.test.unwrap();
     assert_eq!(test.labels(), &[8]);
