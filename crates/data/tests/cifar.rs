@@ -216,6 +216,54 @@ fn cifar100_binary_round_trip_fine_and_coarse() {
 }
 
 #[test]
+fn non_ascii_class_names_round_trip_and_missing_files_are_named() {
+    let dir = tempdir();
+    let mut class_names = names("c", 8);
+    class_names.push("h\u{e9}ron".into()); // Latin-1: a Python 2 str
+    class_names.push("\u{732b}".into()); // beyond Latin-1: a Python 2 unicode
+    let train = split(0, &[8, 9, 0, 1, 2]);
+    let test = split(5, &[9]);
+    let py = dir.path().join("py");
+    write_cifar10_python(&py, &train, &test, &class_names).unwrap();
+    assert_eq!(read_cifar10_python(&py).unwrap().class_names, class_names);
+    let bin = dir.path().join("bin");
+    write_cifar10_binary(&bin, &train, &test, &class_names).unwrap();
+    assert_eq!(read_cifar10_binary(&bin).unwrap().class_names, class_names);
+
+    std::fs::remove_file(py.join("data_batch_2")).unwrap();
+    let err = read_cifar10_python(&py).unwrap_err();
+    assert!(
+        matches!(&err, DataError::Io { path, action: "cannot read", .. } if *path == py.join("data_batch_2")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn fortran_ordered_data_is_read_image_by_image() {
+    let dir = tempdir();
+    let py = dir.path().join("py");
+    let test = split(30, &[4, 6]);
+    write_cifar10_python(&py, &split(0, &[0; 5]), &test, &names("n", 10)).unwrap();
+    // Rewrite test_batch's (2, 3072) array as numpy stores a Fortran-ordered one: the
+    // flag set, and element (i, j) at j × 2 + i.
+    let path = py.join("test_batch");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let header = b"\x89T\x00\x18\x00\x00"; // is_fortran False, BINSTRING of 6144 bytes
+    let at = bytes.windows(6).position(|w| w == header).unwrap();
+    bytes[at] = 0x88;
+    let data = at + header.len();
+    for j in 0..3072 {
+        for i in 0..2 {
+            bytes[data + j * 2 + i] = test.image(i)[j];
+        }
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let loaded = read_cifar10_python(&py).unwrap().test.unwrap();
+    assert_eq!(loaded, test);
+    assert_eq!(loaded.image(1)[..2], [pixel(31, 0), pixel(31, 1)]);
+}
+
+#[test]
 fn writers_refuse_what_cifar_cannot_hold() {
     let dir = tempdir();
     let out = dir.path().join("c");

@@ -362,6 +362,9 @@ fn read_batch(
             ),
         ));
     }
+    // Exact reservations: the split keeps this buffer, so no spare capacity is left in it.
+    out.pixels.reserve_exact(array.data.len());
+    out.labels.reserve_exact(count);
     for (index, &label) in labels.iter().enumerate() {
         match u8::try_from(label) {
             Ok(l) if usize::from(l) < classes => out.labels.push(l),
@@ -546,8 +549,8 @@ fn read_records(
         ));
     }
     let count = bytes.len() / record;
-    out.pixels.reserve(count * IMAGE_BYTES);
-    out.labels.reserve(count);
+    out.pixels.reserve_exact(count * IMAGE_BYTES);
+    out.labels.reserve_exact(count);
     for (index, r) in bytes.chunks_exact(record).enumerate() {
         let label = if two_labels && !coarse { r[1] } else { r[0] };
         if usize::from(label) >= classes {

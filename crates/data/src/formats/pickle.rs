@@ -97,7 +97,7 @@ pub struct NdArray<'a> {
 impl NdArray<'_> {
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.data.len() / self.dtype.size
+        self.data.len() / self.dtype.size.max(1)
     }
 
     /// Whether the array holds no element.
