@@ -3,7 +3,7 @@
 //!
 //! Every image is 3 × 32 × 32 bytes, already planar (the red plane, then green, then blue,
 //! each row by row), so a record's 3072 pixel bytes are the image in `[c, h, w]` order.
-//! The pickles are read by [`pickle`](super::pickle), which executes nothing.
+//! The pickles are read by [`pickle`], which executes nothing.
 //!
 //! | layout | folder | files |
 //! |---|---|---|

@@ -966,14 +966,14 @@ impl<'a> Machine<'a, '_> {
         };
         match self.arena[target] {
             Obj::Dtype { order: None, .. } => {
-                // (version, byte order, subarray, names, fields, elsize, alignment, flags[, metadata])
-                let ok = matches!(s.len(), 8 | 9)
-                    && matches!(self.arena[s[0]], Obj::Int(3 | 4))
-                    && s[2..5].iter().all(|&h| h == NONE)
-                    && s[5..8]
+                // (version, byte order, …): by version, the subarray, names, fields and
+                // metadata (None for a plain dtype; a structured one is refused) and the
+                // element size, alignment and flags (ints).
+                let ok = (5..=9).contains(&s.len())
+                    && matches!(self.arena[s[0]], Obj::Int(0..=4))
+                    && s[2..]
                         .iter()
-                        .all(|&h| matches!(self.arena[h], Obj::Int(_)))
-                    && s.get(8).is_none_or(|&h| h == NONE);
+                        .all(|&h| h == NONE || matches!(self.arena[h], Obj::Int(_)));
                 let order = match self.text(s.get(1).copied().unwrap_or(NONE)) {
                     Some(&[c @ (b'<' | b'>' | b'|' | b'=')]) => c,
                     _ => return Err(unexpected(self)),
