@@ -672,6 +672,65 @@ fn mutated_pickles_never_panic() {
     }
 }
 
+#[test]
+fn randomly_damaged_pickles_never_panic() {
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::{RngCore, SeedableRng};
+
+    let dir = tempdir();
+    let py = dir.path().join("py");
+    write_cifar10_python(
+        &py,
+        &split(0, &[0, 1, 2, 3, 4]),
+        &split(9, &[5]),
+        &names("n", 10),
+    )
+    .unwrap();
+    let mut samples = vec![
+        std::fs::read(py.join("batches.meta")).unwrap(),
+        std::fs::read(fixture("numpy_p2.pickle")).unwrap(),
+        std::fs::read(fixture("numpy_p5.pickle")).unwrap(),
+    ];
+    // The writer's batch with an array of shape (0, 3072), so damage lands in the structure.
+    let batch = std::fs::read(py.join("test_batch")).unwrap();
+    let data = batch
+        .windows(5)
+        .position(|w| w == b"T\x00\x0c\x00\x00")
+        .unwrap();
+    let mut short = batch[..data].to_vec();
+    short.extend_from_slice(b"U\x00");
+    short.extend_from_slice(&batch[data + 5 + 3072..]);
+    let count = short
+        .windows(5)
+        .position(|w| w == b"K\x01M\x00\x0c")
+        .unwrap();
+    short[count + 1] = 0;
+    let parsed = parse(&short, Path::new("short")).unwrap();
+    assert_eq!(array(&parsed, "data").shape, [0, 3072]);
+    samples.push(short);
+    let path = Path::new("damaged.pickle");
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for round in 0..20_000 {
+        let mut bytes = samples[round % samples.len()].clone();
+        for _ in 0..1 + rng.next_u32() % 4 {
+            let i = rng.next_u32() as usize % bytes.len();
+            bytes[i] = rng.next_u32() as u8;
+        }
+        if rng.next_u32() % 8 == 0 {
+            bytes.truncate(rng.next_u32() as usize % bytes.len());
+        }
+        let (result, largest) = largest_allocation(|| parse(&bytes, path).map(|_| ()));
+        assert!(
+            largest <= 64 * bytes.len() + (1 << 16),
+            "round {round}: allocated {largest} for {} bytes",
+            bytes.len()
+        );
+        if let Err(e) = result {
+            assert_eq!(malformed(e).0, path);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Broken binary files and labels
 
