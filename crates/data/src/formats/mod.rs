@@ -21,9 +21,10 @@ pub struct Loaded {
     /// One name per class, in label order.
     pub class_names: Vec<String>,
 }
-
+pub mod cifar;
 pub mod emnist;
 pub mod mat;
+pub mod pickle;
 pub mod stl10;
 pub mod svhn;
 pub mod usps;
