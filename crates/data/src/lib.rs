@@ -49,6 +49,7 @@ mod locate;
 mod registry;
 mod sampler;
 pub mod synthetic;
+pub mod transform;
 mod verify;
 
 pub use dataset::{Dataset, Provenance, Split};
