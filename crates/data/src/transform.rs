@@ -27,8 +27,10 @@ pub const MAX_OUTPUT_BYTES: u64 = 1 << 32;
 /// antialiased triangle filter (the filter of PIL's `Image.resize(…, BILINEAR)`: support
 /// scaled by the reduction factor when shrinking), and each value is rounded half to even
 /// back to `uint8`. The arithmetic follows PyTorch's CPU kernel step by step, in `float32`,
-/// with the fused multiply-add its compiled loop uses, so the result is PyTorch's to the
-/// byte on the cases the tests check (96→32, 28→14, 16→28, 30×20→17). PIL's integer kernel
+/// with the roundings of its compiled loop (products rounded four at a time, the rest
+/// fused multiply-adds), so the result is PyTorch's to the byte on the cases the tests
+/// check (96→32, 28→14, 16→28, 30×20→17); a PyTorch built by another compiler may differ
+/// by 1 where a value falls within a float32 rounding of a half. PIL's integer kernel
 /// (and torchvision's `transforms.v2` on CPUs with AVX2, which reproduces PIL when
 /// shrinking) differs from it by 1 on some pixels.
 ///
@@ -168,6 +170,21 @@ fn taps(input: usize, output: usize) -> Vec<Taps> {
         .collect()
 }
 
+impl Taps {
+    /// How many taps after the first have their product rounded to float32 before it is
+    /// added; the remaining ones (fewer than 4) are fused multiply-adds.
+    ///
+    /// This is the order of roundings of PyTorch's compiled loop `out = v0 × w0;
+    /// out += vj × wj` (x86-64 build of torch 2.15): the compiler computes the products
+    /// four at a time in a vector register and adds them in order, and contracts the
+    /// scalar remainder into fused multiply-adds. Found by matching its output bit for bit
+    /// (reference numbers from `tests/fixtures/make_transform_reference.py`); with it, the
+    /// `uint8` results are torchvision's to the byte.
+    fn rounded_products(&self) -> usize {
+        4 * (self.weights.len().saturating_sub(1) / 4)
+    }
+}
+
 /// `acc + value × weight` rounded once to float32, as a fused multiply-add: the product of
 /// two float32 is exact in float64, and so is the sum for the magnitudes of pixel values.
 #[inline]
@@ -236,15 +253,19 @@ fn horizontal(values: &[f32], lines: usize, width: usize, taps: &[Taps]) -> Vec<
     let mut out = vec![0.0f32; lines * n];
     for (line, out_line) in values.chunks_exact(width).zip(out.chunks_exact_mut(n)) {
         for (o, t) in out_line.iter_mut().zip(taps) {
-            let mut terms = line
-                .get(t.start..)
-                .unwrap_or_default()
-                .iter()
-                .zip(&t.weights);
-            let Some((&v, &wt)) = terms.next() else {
-                continue;
-            };
-            *o = terms.fold(v * wt, |acc, (&v, &wt)| fma(acc, v, wt));
+            let rounded = t.rounded_products();
+            let src = line.get(t.start..).unwrap_or_default();
+            let mut acc = 0.0f32;
+            for (j, (&v, &wt)) in src.iter().zip(&t.weights).enumerate() {
+                acc = if j == 0 {
+                    v * wt
+                } else if j <= rounded {
+                    acc + v * wt
+                } else {
+                    fma(acc, v, wt)
+                };
+            }
+            *o = acc;
         }
     }
     out
@@ -266,11 +287,16 @@ fn vertical(
         .zip(out.chunks_exact_mut(n * width))
     {
         for (out_row, t) in out_plane.chunks_exact_mut(width).zip(taps) {
+            let rounded = t.rounded_products();
             let rows = plane.get(t.start * width..).unwrap_or_default();
             for (j, (row, &wt)) in rows.chunks_exact(width).zip(&t.weights).enumerate() {
                 if j == 0 {
                     for (o, &v) in out_row.iter_mut().zip(row) {
                         *o = v * wt;
+                    }
+                } else if j <= rounded {
+                    for (o, &v) in out_row.iter_mut().zip(row) {
+                        *o += v * wt;
                     }
                 } else {
                     for (o, &v) in out_row.iter_mut().zip(row) {

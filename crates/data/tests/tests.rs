@@ -3,10 +3,12 @@
 mod alloc;
 mod download;
 mod idx;
+mod imagefolder;
 mod locate;
 mod real;
 mod sampler;
 mod split;
+mod transform;
 
 use std::path::PathBuf;
 
