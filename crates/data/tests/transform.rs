@@ -66,12 +66,7 @@ fn differences(a: &[u8], b: &[u8]) -> (usize, u8) {
 
 #[test]
 fn resize_matches_torchvision_exactly() {
-    for (c, h, w, n) in [
-        (3, 96, 96, 32),
-        (1, 28, 28, 14),
-        (3, 16, 16, 28),
-        (3, 20, 30, 17),
-    ] {
+    for (c, h, w, n) in CASES {
         let (ours, _) = resized(c, h, w, n);
         let torchvision = reference(c, h, w, n, "torchvision");
         assert_eq!(
@@ -84,12 +79,7 @@ fn resize_matches_torchvision_exactly() {
 
 #[test]
 fn resize_is_within_one_of_pil_which_differs_from_torchvision() {
-    for (c, h, w, n) in [
-        (3, 96, 96, 32),
-        (1, 28, 28, 14),
-        (3, 16, 16, 28),
-        (3, 20, 30, 17),
-    ] {
+    for (c, h, w, n) in CASES {
         let (ours, _) = resized(c, h, w, n);
         let (count, max) = differences(&ours, &reference(c, h, w, n, "pil"));
         assert!(max <= 1, "{c}×{h}×{w} → {n}: {max} from PIL");

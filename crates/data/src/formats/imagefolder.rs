@@ -432,8 +432,9 @@ impl Loader<'_> {
 /// otherwise. Returns `(pixels, channels, rows, cols)`.
 fn decode(path: &Path) -> Result<(Vec<u8>, usize, usize, usize)> {
     let open = || -> Result<_> {
-        image::io::Reader::open(path)
-            .map_err(io_error(path, "cannot read"))?
+        // The format comes from the content only, as PIL decides it, not from the extension.
+        let file = std::fs::File::open(path).map_err(io_error(path, "cannot read"))?;
+        image::io::Reader::new(std::io::BufReader::new(file))
             .with_guessed_format()
             .map_err(io_error(path, "cannot read"))
     };
