@@ -50,6 +50,7 @@ mod registry;
 mod sampler;
 pub mod synthetic;
 pub mod synthetic_colour;
+pub mod transform;
 mod verify;
 
 pub use dataset::{Dataset, Provenance, Split};

@@ -6,11 +6,13 @@ mod download;
 mod emnist;
 mod formats_stl_usps;
 mod idx;
+mod imagefolder;
 mod locate;
 mod real;
 mod sampler;
 mod split;
 mod svhn;
+mod transform;
 
 use std::path::PathBuf;
 

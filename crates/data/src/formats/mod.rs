@@ -8,6 +8,8 @@
 //! present, every label against the class count, and names the file in every error
 //! ([`DataError::Malformed`](crate::DataError::Malformed)).
 
+pub mod imagefolder;
+
 use crate::dataset::Split;
 
 /// What a reader found: the splits and the class names.
@@ -23,6 +25,7 @@ pub struct Loaded {
 }
 pub mod cifar;
 pub mod emnist;
+pub mod imagefolder;
 pub mod mat;
 pub mod pickle;
 pub mod stl10;
