@@ -4,10 +4,14 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
+use crate::archive::{read_archive, ReadOptions};
 use crate::error::{DataError, Result};
+use crate::formats::imagefolder::{read_image_folder, FolderOptions};
+use crate::formats::Loaded;
 use crate::locate::{Located, Locator, Origin};
 use crate::registry::{DatasetId, DatasetSpec, Role};
 use crate::sampler::holdout_indices;
+use crate::transform::{resize, to_grayscale};
 use crate::verify::{read_and_verify, Content, FileRecord};
 
 /// Images and labels of one split, kept as bytes; converted to `f32` one batch at a time.
@@ -161,16 +165,138 @@ pub struct Dataset {
     pub test: Split,
     /// Where it came from.
     pub provenance: Provenance,
+    /// What the loader skipped or changed, one line each (files that are not images, a
+    /// resize), for the log.
+    pub notes: Vec<String>,
 }
 
 impl Dataset {
     /// Finds (or downloads), reads, verifies and validates a dataset.
     pub fn load(id: &DatasetId, locator: &Locator) -> Result<Dataset> {
-        let located = locator.locate(id)?;
-        match id {
-            DatasetId::Known(spec) => Self::from_located(located, Some(spec)),
-            DatasetId::Idx(_) => Self::from_located(located, None),
+        Self::load_with(id, locator, &ReadOptions::default())
+    }
+
+    /// As [`Dataset::load`], with the choices of [`ReadOptions`]: CIFAR-100's label set,
+    /// whether files that differ from the published ones may be used, and a resize or
+    /// grayscale conversion at load.
+    pub fn load_with(id: &DatasetId, locator: &Locator, options: &ReadOptions) -> Result<Dataset> {
+        let data = match id {
+            DatasetId::Known(spec) => Self::from_located(locator.locate(id)?, Some(spec))?,
+            DatasetId::Idx(_) => Self::from_located(locator.locate(id)?, None)?,
+            DatasetId::Archive(archive) => {
+                let found = locator.locate_archive(archive)?;
+                let (loaded, files) = read_archive(archive, &found, options)?;
+                Self::from_loaded(
+                    loaded,
+                    archive.name(),
+                    archive.title(),
+                    Provenance {
+                        origin: found.origin,
+                        dir: found.dir,
+                        files,
+                    },
+                )?
+            }
+            DatasetId::ImageFolder(dir) => {
+                let folder_options = FolderOptions {
+                    resize: options.resize,
+                    grayscale: options.grayscale,
+                };
+                let folder = read_image_folder(dir, &folder_options)?;
+                let (loaded, notes) = (folder.loaded, folder.warnings);
+                let title = dir
+                    .canonicalize()
+                    .unwrap_or_else(|_| dir.clone())
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "imagefolder".into());
+                let mut data = Self::from_loaded(
+                    loaded,
+                    "imagefolder".into(),
+                    title,
+                    Provenance {
+                        origin: Origin::ImageFolder,
+                        dir: dir.clone(),
+                        files: Vec::new(),
+                    },
+                )?;
+                data.notes = notes;
+                // The folder reader resized and converted while decoding.
+                return Ok(data);
+            }
+        };
+        data.transformed(options)
+    }
+
+    /// Applies the resize and grayscale conversion of `options`.
+    fn transformed(mut self, options: &ReadOptions) -> Result<Dataset> {
+        if options.grayscale && self.train.image_shape()[0] != 1 {
+            self.train = to_grayscale(&self.train)?;
+            self.test = to_grayscale(&self.test)?;
+            self.notes.push("converted to grayscale".into());
         }
+        if let Some(size) = options.resize {
+            let [_, h, w] = self.train.image_shape();
+            if (h, w) != (size, size) {
+                self.train = resize(&self.train, size)?;
+                self.test = resize(&self.test, size)?;
+                self.notes.push(format!(
+                    "resized from {h}×{w} to {size}×{size} (bilinear, antialiased)"
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// A dataset from a reader's result: checks that train and test images have one shape
+    /// and every label names a class. A missing test split becomes an empty one.
+    fn from_loaded(
+        loaded: Loaded,
+        name: String,
+        title: String,
+        provenance: Provenance,
+    ) -> Result<Dataset> {
+        let Loaded {
+            train,
+            test,
+            class_names,
+        } = loaded;
+        let test = match test {
+            Some(test) => test,
+            None => Split::new(Vec::new(), Vec::new(), train.image_shape())?,
+        };
+        if !test.is_empty() && train.image_shape() != test.image_shape() {
+            return Err(DataError::ShapeMismatch {
+                train: provenance.dir.clone(),
+                train_shape: train.image_shape(),
+                test: provenance.dir.clone(),
+                test_shape: test.image_shape(),
+            });
+        }
+        for split in [&train, &test] {
+            if let Some(index) = split
+                .labels()
+                .iter()
+                .position(|&l| l as usize >= class_names.len())
+            {
+                return Err(DataError::LabelOutOfRange {
+                    path: provenance.dir.clone(),
+                    index,
+                    label: split.labels()[index],
+                    dataset: title.clone(),
+                    classes: class_names.len(),
+                });
+            }
+        }
+        Ok(Dataset {
+            name,
+            title,
+            class_names,
+            train,
+            test,
+            provenance,
+            notes: Vec::new(),
+        })
     }
 
     /// Reads the four files of a known dataset from one folder, verifying checksums.
@@ -287,6 +413,7 @@ impl Dataset {
                 dir: located.dir,
                 files: records,
             },
+            notes: Vec::new(),
         })
     }
 

@@ -86,8 +86,30 @@ pub enum DataError {
         /// The MD5 of the file.
         actual: String,
     },
+    /// A dataset file differs from the published one, and unverified reading was not allowed.
+    #[error("{path}: MD5 {actual}, but the published file has {expected}: this copy was re-packed, subsetted or made by another program; delete it and fetch the original, or allow unverified files (unverified) to use it as it is")]
+    NotPublished {
+        /// The file.
+        path: PathBuf,
+        /// The published MD5.
+        expected: String,
+        /// The file's MD5.
+        actual: String,
+    },
+    /// A dataset of [`Archive`](crate::Archive) was found nowhere.
+    #[error("dataset {dataset} not found. Places tried:{}\nExpected files: {expected}\nTo get it: {how}", .tried.iter().map(|t| format!("\n  - {t}")).collect::<String>())]
+    ArchiveNotFound {
+        /// The dataset's title.
+        dataset: String,
+        /// Every place looked at, with why it was not used.
+        tried: Vec<String>,
+        /// The files of each layout, as a list.
+        expected: String,
+        /// How to get the data.
+        how: String,
+    },
     /// A dataset name the registry does not know.
-    #[error("unknown dataset '{0}': expected one of mnist, fashion-mnist, kmnist, or idx:<DIR> for a folder of IDX files")]
+    #[error("unknown dataset '{0}': expected one of mnist, fashion-mnist, kmnist, cifar10, cifar100, svhn, stl10, usps, emnist-<byclass|bymerge|balanced|letters|digits|mnist>, qmnist, idx:<DIR> for a folder of IDX files, or imagefolder:<DIR> for a folder of class folders")]
     UnknownDataset(String),
     /// A directory given for `idx:<DIR>` does not hold the four files, or holds ambiguous ones.
     #[error("{dir}: {problem}")]

@@ -40,6 +40,7 @@
 
 #![deny(missing_docs)]
 
+mod archive;
 mod dataset;
 mod download;
 mod error;
@@ -53,6 +54,7 @@ pub mod synthetic_colour;
 pub mod transform;
 mod verify;
 
+pub use archive::{Archive, LabelSet, ReadOptions};
 pub use dataset::{Dataset, Provenance, Split};
 pub use download::download_verified;
 pub use error::{DataError, Hint, IdxDefect, Result};

@@ -29,6 +29,8 @@ pub enum Origin {
     Downloaded,
     /// The folder named by `idx:<DIR>`.
     IdxDir,
+    /// The folder named by `imagefolder:<DIR>`.
+    ImageFolder,
 }
 
 impl fmt::Display for Origin {
@@ -40,6 +42,7 @@ impl fmt::Display for Origin {
             Origin::System => "system folder",
             Origin::Downloaded => "downloaded",
             Origin::IdxDir => "idx folder",
+            Origin::ImageFolder => "image folder",
         })
     }
 }
@@ -182,6 +185,13 @@ impl Locator {
         let spec = match id {
             DatasetId::Idx(dir) => return locate_idx_dir(dir),
             DatasetId::Known(spec) => *spec,
+            DatasetId::Archive(_) | DatasetId::ImageFolder(_) => {
+                return Err(DataError::InvalidArgument {
+                    name: "dataset".into(),
+                    value: id.to_string(),
+                    problem: "not a set of four IDX files; load it with Dataset::load".into(),
+                })
+            }
         };
         let (found, mut tried) = self.search(spec)?;
         if let Some(found) = found {

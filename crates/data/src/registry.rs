@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::archive::Archive;
 use crate::error::DataError;
 
 /// Which of a dataset's four files.
@@ -273,6 +274,11 @@ pub enum DatasetId {
     /// Any folder holding the four IDX files (EMNIST, QMNIST, your own…). Class names come
     /// from a `classes.txt` in the folder (one per line) when present, else `0`, `1`, ….
     Idx(PathBuf),
+    /// CIFAR-10/100, SVHN, STL-10, USPS, EMNIST or QMNIST in torchvision's layout.
+    Archive(Archive),
+    /// torchvision's `ImageFolder` layout: `DIR/train/<class>/*` and `DIR/test/<class>/*`
+    /// (or `val/`).
+    ImageFolder(PathBuf),
 }
 
 impl DatasetId {
@@ -281,6 +287,8 @@ impl DatasetId {
         match self {
             DatasetId::Known(s) => s.name,
             DatasetId::Idx(_) => "idx",
+            DatasetId::Archive(a) => a.static_name(),
+            DatasetId::ImageFolder(_) => "imagefolder",
         }
     }
 }
@@ -294,6 +302,15 @@ impl FromStr for DatasetId {
             }
             return Ok(DatasetId::Idx(PathBuf::from(dir)));
         }
+        if let Some(dir) = s.strip_prefix("imagefolder:") {
+            if dir.is_empty() {
+                return Err(DataError::UnknownDataset(s.to_string()));
+            }
+            return Ok(DatasetId::ImageFolder(PathBuf::from(dir)));
+        }
+        if let Ok(archive) = s.to_ascii_lowercase().parse::<Archive>() {
+            return Ok(DatasetId::Archive(archive));
+        }
         spec(&s.to_ascii_lowercase())
             .map(DatasetId::Known)
             .ok_or_else(|| DataError::UnknownDataset(s.to_string()))
@@ -305,6 +322,8 @@ impl fmt::Display for DatasetId {
         match self {
             DatasetId::Known(s) => f.write_str(s.name),
             DatasetId::Idx(dir) => write!(f, "idx:{}", dir.display()),
+            DatasetId::Archive(a) => write!(f, "{a}"),
+            DatasetId::ImageFolder(dir) => write!(f, "imagefolder:{}", dir.display()),
         }
     }
 }

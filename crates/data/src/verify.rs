@@ -13,8 +13,12 @@ pub enum Verification {
     Content,
     /// The `.gz` file matches the published MD5 of the upstream archive.
     Archive,
-    /// No checksum is known for this file (`idx:<DIR>` data).
+    /// No checksum is known for this file (`idx:<DIR>` data, image folders, distributions
+    /// without published per-file checksums).
     Unverified,
+    /// The file differs from the published one and was used because unverified files were
+    /// allowed.
+    Allowed,
 }
 
 impl std::fmt::Display for Verification {
@@ -23,6 +27,9 @@ impl std::fmt::Display for Verification {
             Verification::Content => "verified (content MD5)",
             Verification::Archive => "verified (archive MD5)",
             Verification::Unverified => "not verified (no published checksum)",
+            Verification::Allowed => {
+                "NOT the published file (used because unverified files were allowed)"
+            }
         })
     }
 }
@@ -30,8 +37,8 @@ impl std::fmt::Display for Verification {
 /// One file a dataset was loaded from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRecord {
-    /// Which file.
-    pub role: Role,
+    /// Which file: `training images`, … for IDX files, the file name for other layouts.
+    pub role: String,
     /// Where it was read.
     pub path: PathBuf,
     /// Its checksums.
@@ -101,7 +108,7 @@ pub(crate) fn read_and_verify(
     Ok((
         content,
         FileRecord {
-            role,
+            role: role.to_string(),
             path: path.to_path_buf(),
             digest,
             verification,

@@ -773,4 +773,3 @@ fn x_of_another_class_is_refused_by_its_class() {
         );
     }
 }
-

@@ -8,7 +8,14 @@
 //! present, every label against the class count, and names the file in every error
 //! ([`DataError::Malformed`](crate::DataError::Malformed)).
 
+pub mod cifar;
+pub mod emnist;
 pub mod imagefolder;
+pub mod mat;
+pub mod pickle;
+pub mod stl10;
+pub mod svhn;
+pub mod usps;
 
 use crate::dataset::Split;
 
@@ -23,11 +30,3 @@ pub struct Loaded {
     /// One name per class, in label order.
     pub class_names: Vec<String>,
 }
-pub mod cifar;
-pub mod emnist;
-pub mod imagefolder;
-pub mod mat;
-pub mod pickle;
-pub mod stl10;
-pub mod svhn;
-pub mod usps;
