@@ -405,9 +405,21 @@ impl Locator {
         out
     }
 
-    /// Finds an [`Archive`] dataset — in the search order, then by downloading its files
-    /// into the cache where they can be downloaded one by one.
-    pub(crate) fn locate_archive(&self, archive: &Archive) -> Result<FoundArchive> {
+    /// Looks for an [`Archive`] dataset without downloading: the folder, how it was found
+    /// and its layout (`python pickles`, `binary`, …), or a line per place looked at.
+    pub fn find_archive(
+        &self,
+        archive: &Archive,
+    ) -> Result<std::result::Result<(PathBuf, Origin, &'static str), Vec<String>>> {
+        Ok(self
+            .search_archive(archive)?
+            .map(|found| (found.dir, found.origin, found.layout.kind)))
+    }
+
+    fn search_archive(
+        &self,
+        archive: &Archive,
+    ) -> Result<std::result::Result<FoundArchive, Vec<String>>> {
         if let Some(d) = &self.data_dir {
             if !d.is_dir() {
                 return Err(DataError::NoSuchDataDir { path: d.clone() });
@@ -416,7 +428,13 @@ impl Locator {
         let mut tried = Vec::new();
         for (origin, root) in self.archive_roots(archive) {
             for layout in archive.layouts() {
-                let dir = root.join(layout.folder);
+                // The layout's folder under the root, or the root itself when it is that
+                // folder (a run records the folder it read).
+                let dir = if layout.folder.is_empty() || root.ends_with(layout.folder) {
+                    root.clone()
+                } else {
+                    root.join(layout.folder)
+                };
                 let missing: Vec<&str> = layout
                     .files
                     .iter()
@@ -424,11 +442,11 @@ impl Locator {
                     .map(|(f, _)| f.as_str())
                     .collect();
                 if missing.is_empty() {
-                    return Ok(FoundArchive {
+                    return Ok(Ok(FoundArchive {
                         origin,
                         dir,
                         layout,
-                    });
+                    }));
                 }
                 if missing.len() < layout.files.len() {
                     tried.push(format!(
@@ -446,6 +464,16 @@ impl Locator {
             ));
         }
         tried.dedup();
+        Ok(Err(tried))
+    }
+
+    /// Finds an [`Archive`] dataset — in the search order, then by downloading its files
+    /// into the cache where they can be downloaded one by one.
+    pub(crate) fn locate_archive(&self, archive: &Archive) -> Result<FoundArchive> {
+        let mut tried = match self.search_archive(archive)? {
+            Ok(found) => return Ok(found),
+            Err(tried) => tried,
+        };
         let downloads = archive.downloads();
         if !downloads.is_empty() {
             match (&self.cache_dir, self.download) {

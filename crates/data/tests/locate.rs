@@ -59,12 +59,30 @@ fn names_parse_and_unknown_names_list_the_choices() {
         "idx:/x/y".parse::<DatasetId>().unwrap(),
         DatasetId::Idx("/x/y".into())
     );
-    let err = "cifar10".parse::<DatasetId>().unwrap_err().to_string();
+    assert_eq!(
+        "CIFAR100".parse::<DatasetId>().unwrap(),
+        DatasetId::Archive(convlens_data::Archive::Cifar100)
+    );
+    assert_eq!(
+        "emnist-letters".parse::<DatasetId>().unwrap().to_string(),
+        "emnist-letters"
+    );
+    assert_eq!(
+        "imagefolder:/x/y".parse::<DatasetId>().unwrap(),
+        DatasetId::ImageFolder("/x/y".into())
+    );
+    let err = "cifar1000".parse::<DatasetId>().unwrap_err().to_string();
     assert!(
-        err.contains("cifar10") && err.contains("fashion-mnist") && err.contains("idx:<DIR>"),
+        err.contains("cifar1000")
+            && err.contains("fashion-mnist")
+            && err.contains("svhn")
+            && err.contains("idx:<DIR>")
+            && err.contains("imagefolder:<DIR>"),
         "{err}"
     );
     assert!("idx:".parse::<DatasetId>().is_err());
+    assert!("imagefolder:".parse::<DatasetId>().is_err());
+    assert!("emnist-foo".parse::<DatasetId>().is_err());
 }
 
 #[test]

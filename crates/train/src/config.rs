@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use convlens_data::SamplerKind;
+use convlens_data::{LabelSet, ReadOptions, SamplerKind};
 use convlens_model::Backend;
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +14,21 @@ use crate::optim::{OptimizerConfig, OptimizerKind};
 /// with replacement, validation on the test set, seed 42 — on Fashion-MNIST.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// `fashion-mnist`, `mnist`, `kmnist` or `idx:<DIR>`.
+    /// `fashion-mnist`, `mnist`, `kmnist`, `cifar10`, `cifar100`, `svhn`, `stl10`, `usps`,
+    /// `emnist-<split>`, `qmnist`, `idx:<DIR>` or `imagefolder:<DIR>`.
     pub dataset: String,
+    /// CIFAR-100's `coarse` labels (20 superclasses) instead of the 100 fine ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub coarse_labels: bool,
+    /// Dataset files that differ from the published ones were allowed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
+    /// Images resized to this square size at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resize: Option<usize>,
+    /// Images converted to one channel at load.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grayscale: bool,
     /// Number of epochs.
     pub epochs: usize,
     /// Images per training step.
@@ -50,6 +63,10 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             dataset: "fashion-mnist".into(),
+            coarse_labels: false,
+            unverified: false,
+            resize: None,
+            grayscale: false,
             epochs: 20,
             batch_size: 16,
             lr: 0.1,
@@ -76,6 +93,20 @@ fn invalid(field: &'static str, value: impl ToString, problem: &str) -> TrainErr
 }
 
 impl TrainConfig {
+    /// How the dataset is read: label set, unverified files, resize, grayscale.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            labels: if self.coarse_labels {
+                LabelSet::Coarse
+            } else {
+                LabelSet::Fine
+            },
+            unverified: self.unverified,
+            resize: self.resize,
+            grayscale: self.grayscale,
+        }
+    }
+
     /// Checks every value; the error names the field and the value.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
@@ -139,16 +170,18 @@ impl TrainConfig {
         let a = serde_json::to_value(self).ok()?;
         let b = serde_json::to_value(saved).ok()?;
         let (a, b) = (a.as_object()?, b.as_object()?);
-        a.iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "epochs" | "dataset" | "init"))
-            .find(|(k, v)| b.get(*k) != Some(*v))
-            .map(|(k, v)| {
+        // Fields left out when unset (resize, grayscale, …) are absent on one side only.
+        a.keys()
+            .chain(b.keys().filter(|k| !a.contains_key(*k)))
+            .filter(|k| !matches!(k.as_str(), "epochs" | "dataset" | "init"))
+            .find(|k| a.get(*k) != b.get(*k))
+            .map(|k| {
                 let show = |v: Option<&serde_json::Value>| match v {
                     Some(serde_json::Value::Null) | None => "(not set)".to_string(),
                     Some(serde_json::Value::String(s)) => s.clone(),
                     Some(other) => other.to_string(),
                 };
-                (k.clone(), show(Some(v)), show(b.get(k)))
+                (k.clone(), show(a.get(k)), show(b.get(k)))
             })
     }
 }

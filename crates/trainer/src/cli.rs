@@ -73,9 +73,26 @@ pub enum Command {
 /// Flags of `trainer train`. Defaults are the reference configuration.
 #[derive(Debug, Args, Clone)]
 pub struct TrainArgs {
-    /// fashion-mnist, mnist, kmnist, or idx:DIR for a folder of IDX files.
+    /// fashion-mnist, mnist, kmnist, cifar10, cifar100, svhn, stl10, usps, emnist-SPLIT
+    /// (byclass, bymerge, balanced, letters, digits, mnist), qmnist, idx:DIR for a folder of
+    /// IDX files, or imagefolder:DIR for DIR/train/CLASS/* and DIR/test/CLASS/* (or val/).
+    /// `trainer datasets` lists where each is found.
     #[arg(long, default_value = "fashion-mnist")]
     pub dataset: String,
+    /// cifar100's label set: fine (100 classes) or coarse (20 superclasses).
+    #[arg(long, default_value = "fine")]
+    pub labels: String,
+    /// Use dataset files whose checksums differ from the published ones (re-packed,
+    /// subsetted, or made by a test); the log and config.json record it.
+    #[arg(long)]
+    pub unverified: bool,
+    /// Resize every image to N×N at load (bilinear with antialiasing, as torchvision's
+    /// Resize); needed for images smaller than 28×28 and for image folders of mixed sizes.
+    #[arg(long, value_name = "N")]
+    pub resize: Option<usize>,
+    /// Convert every image to one channel at load (as torchvision's Grayscale).
+    #[arg(long)]
+    pub grayscale: bool,
     /// A folder holding the dataset's files (or a folder of dataset folders).
     #[arg(long, value_name = "DIR", value_parser = path())]
     pub data_dir: Option<PathBuf>,

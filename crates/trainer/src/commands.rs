@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use candle_core::Device;
-use convlens_data::{Dataset, DatasetId, Locator, DATASETS};
+use convlens_data::{Archive, Dataset, DatasetId, Locator, ReadOptions, DATASETS};
 use convlens_model::{Backend, NetConfig, Network};
 use convlens_train::{evaluate, files, ConsoleProgress, RunDir, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
@@ -13,14 +13,22 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{DatasetsArgs, EvalArgs, SummaryArgs, TrainArgs};
 
 /// Loads a dataset by name, telling the user which copy is used.
-pub fn load_dataset(name: &str, data_dir: Option<PathBuf>) -> Result<Dataset> {
+pub fn load_dataset(
+    name: &str,
+    data_dir: Option<PathBuf>,
+    options: &ReadOptions,
+) -> Result<Dataset> {
     let id: DatasetId = name.parse().context("--dataset")?;
-    load(&id, data_dir)
+    load(&id, data_dir, options)
 }
 
-/// Loads a dataset, telling the user which copy is used.
-fn load(id: &DatasetId, data_dir: Option<PathBuf>) -> Result<Dataset> {
-    let data = Dataset::load(id, &Locator::from_env().with_data_dir(data_dir))?;
+/// Loads a dataset, telling the user which copy is used and what the loader skipped or
+/// changed.
+fn load(id: &DatasetId, data_dir: Option<PathBuf>, options: &ReadOptions) -> Result<Dataset> {
+    let data = Dataset::load_with(id, &Locator::from_env().with_data_dir(data_dir), options)?;
+    for note in &data.notes {
+        eprintln!("dataset: {note}");
+    }
     let verified = data
         .provenance
         .files
@@ -39,12 +47,23 @@ fn load(id: &DatasetId, data_dir: Option<PathBuf>) -> Result<Dataset> {
         data.train.len(),
         data.test.len()
     );
+    if options.unverified {
+        eprintln!("dataset: unverified files allowed (--unverified); config.json records it");
+    }
     Ok(data)
 }
 
 fn train_config(args: &TrainArgs) -> Result<TrainConfig> {
     Ok(TrainConfig {
         dataset: args.dataset.clone(),
+        coarse_labels: match args.labels.as_str() {
+            "fine" => false,
+            "coarse" => true,
+            other => anyhow::bail!("--labels {other}: expected fine or coarse"),
+        },
+        unverified: args.unverified,
+        resize: args.resize,
+        grayscale: args.grayscale,
         epochs: args.epochs,
         batch_size: args.batch_size,
         lr: args.lr,
@@ -115,7 +134,14 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     } else if out.join(files::STATE).is_file() {
         return Err(convlens_train::TrainError::RunExists(out).into());
     }
-    let data = load_dataset(&args.dataset, args.data_dir.clone())?;
+    let data = load_dataset(&args.dataset, args.data_dir.clone(), &config.read_options())?;
+    if data.test.is_empty() && config.holdout.is_none() {
+        anyhow::bail!(
+            "--dataset {}: the data has no test split (no test/ or val/ folder); pass --holdout N \
+             to validate on N images held out of the training set",
+            args.dataset
+        );
+    }
     let device = Device::Cpu;
     let mut trainer = Trainer::new(config, &data, &device)?;
     let run = RunDir::open(&out, args.resume)?;
@@ -201,13 +227,19 @@ pub fn open_run(
             }
             (DatasetId::Idx(dir), None)
         }
+        (DatasetId::ImageFolder(_), Some(dir)) => {
+            if !dir.is_dir() {
+                anyhow::bail!("--data-dir {}: no such folder", dir.display());
+            }
+            (DatasetId::ImageFolder(dir), None)
+        }
         (id, Some(dir)) => (id, Some(dir)),
         (id, None) => {
             let recorded = Some(config.dataset.dir.clone()).filter(|d| d.is_dir());
             (id, recorded)
         }
     };
-    let data = load(&id, data_dir).with_context(|| {
+    let data = load(&id, data_dir, &config.config.read_options()).with_context(|| {
         format!(
             "--run {}: the run's dataset ({}; pass --data-dir DIR where it is now)",
             run.display(),
@@ -385,26 +417,48 @@ pub fn datasets(args: &DatasetsArgs) -> Result<()> {
         let (found, tried) = locator.search(spec)?;
         match found {
             Some(found) => println!(
-                "{:<14} found: {} ({})",
+                "{:<16} found: {} ({})",
                 spec.name,
                 found.dir.display(),
                 crate::flags::data::origin(found.origin)
             ),
             None => {
-                println!("{:<14} not found; looked in:", spec.name);
+                println!("{:<16} not found; looked in:", spec.name);
                 for t in tried {
-                    println!("{:16}{t}", "");
+                    println!("{:18}{t}", "");
                 }
-                println!("{:16}to get it:", "");
+                println!("{:18}to get it:", "");
                 for h in convlens_data::hints(spec) {
-                    println!("{:18}- {}", "", crate::flags::data::hint(&h));
+                    println!("{:20}- {}", "", crate::flags::data::hint(&h));
                 }
             }
         }
     }
+    for archive in Archive::all() {
+        match locator.find_archive(&archive)? {
+            Ok((dir, origin, kind)) => println!(
+                "{:<16} found: {} ({}, {kind})",
+                archive.name(),
+                dir.display(),
+                crate::flags::data::origin(origin)
+            ),
+            Err(tried) => {
+                println!("{:<16} not found; looked in:", archive.name());
+                for t in tried {
+                    println!("{:18}{t}", "");
+                }
+                println!("{:18}to get it: {}", "", archive.how_to_get());
+            }
+        }
+    }
     println!(
-        "{:<14} any folder of IDX files: --dataset idx:DIR",
+        "{:<16} any folder of IDX files: --dataset idx:DIR",
         "idx:DIR"
+    );
+    println!(
+        "{:<16} torchvision's ImageFolder layout, DIR/train/CLASS/* and DIR/test/CLASS/* (or \
+         val/; without either, --holdout N): --dataset imagefolder:DIR",
+        "imagefolder:DIR"
     );
     Ok(())
 }

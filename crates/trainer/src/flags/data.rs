@@ -37,6 +37,20 @@ pub(crate) fn describe(e: &DataError) -> Option<String> {
             }
             s
         }
+        DataError::NotPublished { .. } => e
+            .to_string()
+            .replace("(unverified)", &format!("({})", flag("unverified"))),
+        DataError::ArchiveNotFound { .. } => format!(
+            "{e}\n  - or pass {} DIR with DIR holding those files",
+            flag("data_dir")
+        ),
+        DataError::InvalidArgument {
+            name,
+            value,
+            problem,
+        } if matches!(name.as_str(), "labels" | "resize") => {
+            format!("{} {value}: {problem}", flag(name))
+        }
         _ => return None,
     })
 }

@@ -25,5 +25,9 @@ pub(crate) fn describe(e: &(dyn Error + 'static)) -> Option<String> {
 
 /// The flag of a field, as the user types it: `batch_size` → `--batch-size`.
 pub(crate) fn flag(field: &str) -> String {
-    format!("--{}", field.replace('_', "-"))
+    match field {
+        // A bool field behind a flag with a value: `--labels coarse`.
+        "coarse_labels" => "--labels".into(),
+        _ => format!("--{}", field.replace('_', "-")),
+    }
 }

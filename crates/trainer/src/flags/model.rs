@@ -1,6 +1,6 @@
 //! Messages for `convlens_model::ModelError` in the command line's words.
 
-use convlens_model::ModelError;
+use convlens_model::{ModelError, MIN_INPUT_SIZE};
 
 use super::flag;
 
@@ -12,6 +12,12 @@ pub(crate) fn describe(e: &ModelError) -> Option<String> {
             value,
             problem,
         } => Some(format!("{} {value}: too large: {problem}", flag(field))),
+        ModelError::InvalidConfig { .. } if e.to_string().contains("smallest input size") => {
+            Some(format!(
+                "{e}; pass {} {MIN_INPUT_SIZE} to resize the images at load",
+                flag("resize")
+            ))
+        }
         _ => None,
     }
 }
