@@ -313,10 +313,9 @@ impl Figure for Filters {
         }
         for ch in 0..w.c {
             let y = top + ch as i32 * (kernel_h + KERNEL_GAP) + kernel_h / 2;
-            let label = if self.rgb {
-                RGB_ROWS[ch].to_string()
-            } else {
-                format!("in {ch}")
+            let label = match RGB_ROWS.get(ch) {
+                Some(name) if self.rgb => name.to_string(),
+                _ => format!("in {ch}"),
             };
             text(
                 root,

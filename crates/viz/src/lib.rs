@@ -55,7 +55,9 @@
 //! ```
 //!
 //! `cargo run -p convlens-viz --example gallery -- OUT_DIR` draws every figure
-//! for the course network with random weights.
+//! for the course network with random weights; `--example colour_gallery`
+//! draws the input-dependent figures for RGB images of 32×32 and 96×96 pixels
+//! and a hundred classes.
 #![deny(missing_docs)]
 
 pub use architecture::{draw_architecture, LayerBlock};
