@@ -371,11 +371,12 @@ impl Confusion {
             |_, t| self.scale.rgb(self.share(t, t) as f32),
         )?;
         frame(root, (strip_x, top), (RECALL_STRIP, k * cell), RULE)?;
-        vertical_text(
+        text(
             root,
             "accuracy",
-            (strip_x + RECALL_STRIP / 2, top - 26),
+            (strip_x + RECALL_STRIP / 2, top + k * cell + 5),
             Ink::bold(SMALL),
+            Anchor::TopCenter,
         )?;
         let bar_x = strip_x + RECALL_STRIP + 32;
         text(
