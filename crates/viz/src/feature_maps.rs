@@ -274,10 +274,11 @@ impl FeatureMaps {
             .map(|c| c.split(" / ").map(|l| l.trim().to_string()).collect())
             .collect();
         let caption_lines = captions.iter().map(Vec::len).max().unwrap_or(1) as i32;
+        // The first line of each caption is bold.
         let widest_caption = captions
             .iter()
-            .flatten()
-            .map(|l| text_width(l, LABEL, false))
+            .flat_map(|lines| lines.iter().enumerate())
+            .map(|(l, line)| text_width(line, LABEL, l == 0))
             .max()
             .unwrap_or(0);
         let widest_tile = sections.iter().map(|s| s.tile.0).max().unwrap_or(0);
@@ -350,7 +351,7 @@ impl Figure for FeatureMaps {
         for (i, lines) in self.captions.iter().enumerate() {
             let cx = self.column_x(i) + col_inner / 2;
             for (l, caption) in lines.iter().enumerate() {
-                let shown = fit_text(caption, self.col_w - 2, LABEL, l == 0);
+                let shown = fit_text(caption, self.col_w - 6, LABEL, l == 0);
                 let ink = if l == 0 {
                     Ink::bold(LABEL)
                 } else {
@@ -403,7 +404,7 @@ impl Figure for FeatureMaps {
             // The first caption line again, so that columns stay identifiable far down.
             for (i, lines) in self.captions.iter().enumerate() {
                 let first = lines.first().map(String::as_str).unwrap_or("");
-                let shown = fit_text(first, self.col_w - 2, SMALL, false);
+                let shown = fit_text(first, self.col_w - 6, SMALL, false);
                 let cx = self.column_x(i) + col_inner / 2;
                 text(
                     root,

@@ -199,7 +199,7 @@ impl Figure for Saliency {
         for i in 0..m.n {
             let x = left + i as i32 * self.col_w + (self.col_w - GAP - tile_w) / 2;
             for (l, caption) in self.captions[i].iter().enumerate() {
-                let shown = fit_text(caption, self.col_w - 2, LABEL, l == 0);
+                let shown = fit_text(caption, self.col_w - 6, LABEL, l == 0);
                 let ink = if l == 0 {
                     Ink::bold(LABEL)
                 } else {
