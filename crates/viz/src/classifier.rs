@@ -24,10 +24,10 @@ const LEGEND_BAR: i32 = 130;
 const OTHERS_W: i32 = 150;
 
 /// With more classes than this, [`draw_classifier`] shows only each image's
-/// [`TOP_CLASSES`] most probable classes instead of every probability.
-pub const ALL_CLASSES_UP_TO: usize = 12;
+/// [`SOFTMAX_TOP_CLASSES`] most probable classes instead of every probability.
+pub const SOFTMAX_ALL_CLASSES_UP_TO: usize = 12;
 /// How many classes each image's probability strip shows when there are many.
-pub const TOP_CLASSES: usize = 5;
+pub const SOFTMAX_TOP_CLASSES: usize = 5;
 
 /// The `k` largest values of `row` as `(index, value)`, largest first; equal
 /// values keep their order (lower index first).
@@ -53,7 +53,8 @@ struct Strip {
 
 impl Strip {
     fn new(name: String, values: Matrix, scale: ColourScale, softmax: bool) -> Self {
-        let top = (softmax && values.cols > ALL_CLASSES_UP_TO).then_some(TOP_CLASSES);
+        let top =
+            (softmax && values.cols > SOFTMAX_ALL_CLASSES_UP_TO).then_some(SOFTMAX_TOP_CLASSES);
         let shown = top.unwrap_or(values.cols);
         let cell_w = ((STRIP_TARGET as f64 / shown as f64).round() as u32).max(2);
         let print_values = cell_w >= VALUE_CELL;
@@ -125,8 +126,8 @@ struct Classifier {
 /// and share one colour scale per layer across images; strips of few values
 /// (the logits, the probabilities) print their values, the probability strip
 /// names each class and outlines the predicted one. With more than
-/// [`ALL_CLASSES_UP_TO`] classes the probability strip shows only each image's
-/// [`TOP_CLASSES`] most probable classes, most probable first, with their names
+/// [`SOFTMAX_ALL_CLASSES_UP_TO`] classes the probability strip shows only each image's
+/// [`SOFTMAX_TOP_CLASSES`] most probable classes, most probable first, with their names
 /// and the total probability of the others.
 ///
 /// `layers` are `[N, F]` tensors, `probabilities` is `[N, classes]` with one
@@ -467,6 +468,36 @@ mod tests {
     }
 
     #[test]
+    fn the_top_classes_start_above_the_limit() {
+        let strip = |classes: usize| {
+            let values = Matrix {
+                rows: 1,
+                cols: classes,
+                data: vec![1.0 / classes as f32; classes],
+            };
+            Strip::new(
+                "softmax".to_string(),
+                values,
+                ColourScale::sequential(0.0, 1.0, Palette::Blues),
+                true,
+            )
+        };
+        assert_eq!(strip(SOFTMAX_ALL_CLASSES_UP_TO).top, None);
+        assert_eq!(
+            strip(SOFTMAX_ALL_CLASSES_UP_TO).shown(),
+            SOFTMAX_ALL_CLASSES_UP_TO
+        );
+        assert_eq!(
+            strip(SOFTMAX_ALL_CLASSES_UP_TO + 1).top,
+            Some(SOFTMAX_TOP_CLASSES)
+        );
+        assert_eq!(
+            strip(SOFTMAX_ALL_CLASSES_UP_TO + 1).shown(),
+            SOFTMAX_TOP_CLASSES
+        );
+    }
+
+    #[test]
     fn a_hundred_class_strip_shows_the_top_five() {
         let mut data = vec![0.0f32; 100];
         for (class, p) in [
@@ -490,7 +521,7 @@ mod tests {
             ColourScale::sequential(0.0, 1.0, Palette::Blues),
             true,
         );
-        assert_eq!(strip.top, Some(TOP_CLASSES));
+        assert_eq!(strip.top, Some(SOFTMAX_TOP_CLASSES));
         assert_eq!(strip.label(), "softmax · top 5 of 100");
         let classes: Vec<usize> = strip.entries(0).iter().map(|e| e.0).collect();
         assert_eq!(classes, vec![42, 7, 99, 0, 63]);

@@ -61,7 +61,7 @@
 #![deny(missing_docs)]
 
 pub use architecture::{draw_architecture, LayerBlock};
-pub use classifier::{draw_classifier, ALL_CLASSES_UP_TO, TOP_CLASSES};
+pub use classifier::{draw_classifier, SOFTMAX_ALL_CLASSES_UP_TO, SOFTMAX_TOP_CLASSES};
 pub use colour::{ColourScale, Palette};
 pub use confusion::{
     draw_confusion, most_confused_pairs, ConfusedPair, CONFUSED_PAIRS_SHOWN,

@@ -133,6 +133,19 @@ fn up_to_twenty_classes_keep_the_numbers_and_shorten_long_names() {
     assert!(!svg.contains(&"x".repeat(300)));
     let (width, _) = svg_size(&svg);
     assert!(width < 2600, "{width}");
+    // One class more and the numbers give way to colour and the pair table.
+    let counts: Vec<Vec<u64>> = (0..CONFUSION_NUMBERS_UP_TO + 1)
+        .map(|t| {
+            (0..21)
+                .map(|p| if t == p { 40 } else { (t + p) as u64 % 3 })
+                .collect()
+        })
+        .collect();
+    let names = many_names(CONFUSION_NUMBERS_UP_TO + 1);
+    draw_confusion(&counts, &names, "21 classes", &path).unwrap();
+    let svg = read_svg(&path);
+    assert!(svg.contains("The 15 most confused pairs"));
+    assert!(!svg.contains(">\n40\n</text>"));
 }
 
 #[test]
