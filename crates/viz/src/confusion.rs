@@ -59,7 +59,7 @@ pub struct ConfusedPair {
 pub fn most_confused_pairs(counts: &[Vec<u64>], limit: usize) -> Vec<ConfusedPair> {
     let mut pairs: Vec<ConfusedPair> = Vec::new();
     for (t, row) in counts.iter().enumerate() {
-        let total: u64 = row.iter().fold(0u64, |s, &c| s.saturating_add(c));
+        let total = row.iter().fold(0u64, |s, &c| s.saturating_add(c));
         for (p, &count) in row.iter().enumerate() {
             if p != t && count > 0 {
                 pairs.push(ConfusedPair {
@@ -150,9 +150,11 @@ impl Confusion {
                 )));
             }
         }
-        let row_totals: Vec<u64> = counts.iter().map(|r| r.iter().sum()).collect();
-        let total: u64 = row_totals.iter().sum();
-        let correct: u64 = (0..counts.len()).map(|i| counts[i][i]).sum();
+        // Saturating sums: absurd counts draw a figure rather than overflow.
+        let sum = |values: &mut dyn Iterator<Item = u64>| values.fold(0u64, u64::saturating_add);
+        let row_totals: Vec<u64> = counts.iter().map(|r| sum(&mut r.iter().copied())).collect();
+        let total = sum(&mut row_totals.iter().copied());
+        let correct = sum(&mut (0..counts.len()).map(|i| counts[i][i]));
         let accuracy = if total > 0 {
             fmt_percent(correct as f64 / total as f64)
         } else {

@@ -202,3 +202,21 @@ fn a_hundred_class_classifier_shows_each_images_top_five() {
     let (width, _) = svg_size(&svg);
     assert!(width < 1400, "{width}");
 }
+
+#[test]
+fn counts_near_the_limit_of_u64_do_not_overflow() {
+    let dir = tempdir();
+    let path = dir.path().join("huge.png");
+    let big = u64::MAX / 2;
+    let counts = vec![vec![big, big, 1], vec![big, big, 0], vec![0, 0, big]];
+    draw_confusion(&counts, &many_names(3), "huge", &path).unwrap();
+    let counts: Vec<Vec<u64>> = (0..25)
+        .map(|t| {
+            (0..25)
+                .map(|p| if t == p { big } else { big / 4 })
+                .collect()
+        })
+        .collect();
+    draw_confusion(&counts, &many_names(25), "huge", &path).unwrap();
+    assert_eq!(most_confused_pairs(&counts, 3).len(), 3);
+}
