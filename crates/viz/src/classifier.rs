@@ -20,6 +20,23 @@ const STRIP_GAP: i32 = 6;
 const BLOCK_PAD: i32 = 12;
 const LEGEND_H: i32 = 62;
 const LEGEND_BAR: i32 = 130;
+/// Space right of a top-k probability strip for the note on the other classes.
+const OTHERS_W: i32 = 150;
+
+/// With more classes than this, [`draw_classifier`] shows only each image's
+/// [`SOFTMAX_TOP_CLASSES`] most probable classes instead of every probability.
+pub const SOFTMAX_ALL_CLASSES_UP_TO: usize = 12;
+/// How many classes each image's probability strip shows when there are many.
+pub const SOFTMAX_TOP_CLASSES: usize = 5;
+
+/// The `k` largest values of `row` as `(index, value)`, largest first; equal
+/// values keep their order (lower index first).
+pub(crate) fn top_classes(row: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut entries: Vec<(usize, f32)> = row.iter().copied().enumerate().collect();
+    entries.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    entries.truncate(k);
+    entries
+}
 
 struct Strip {
     name: String,
@@ -30,11 +47,16 @@ struct Strip {
     print_values: bool,
     /// Probabilities: values as percentages, with class names and the top class outlined.
     softmax: bool,
+    /// Only this many largest values per image, largest first (many classes).
+    top: Option<usize>,
 }
 
 impl Strip {
     fn new(name: String, values: Matrix, scale: ColourScale, softmax: bool) -> Self {
-        let cell_w = ((STRIP_TARGET as f64 / values.cols as f64).round() as u32).max(2);
+        let top =
+            (softmax && values.cols > SOFTMAX_ALL_CLASSES_UP_TO).then_some(SOFTMAX_TOP_CLASSES);
+        let shown = top.unwrap_or(values.cols);
+        let cell_w = ((STRIP_TARGET as f64 / shown as f64).round() as u32).max(2);
         let print_values = cell_w >= VALUE_CELL;
         let height = if softmax && print_values {
             38
@@ -51,15 +73,33 @@ impl Strip {
             height,
             print_values,
             softmax,
+            top,
         }
     }
 
+    /// Number of cells per image.
+    fn shown(&self) -> usize {
+        self.top.unwrap_or(self.values.cols)
+    }
+
     fn width(&self) -> i32 {
-        (self.values.cols as u32 * self.cell_w) as i32
+        (self.shown() as u32 * self.cell_w) as i32
     }
 
     fn label(&self) -> String {
-        format!("{} · {}", self.name, self.values.cols)
+        match self.top {
+            Some(k) => format!("{} · top {k} of {}", self.name, self.values.cols),
+            None => format!("{} · {}", self.name, self.values.cols),
+        }
+    }
+
+    /// The cells of image `row` as `(index, value)`: every value, or the top few.
+    fn entries(&self, row: usize) -> Vec<(usize, f32)> {
+        let values = self.values.row(row);
+        match self.top {
+            Some(k) => top_classes(values, k),
+            None => values.iter().copied().enumerate().collect(),
+        }
     }
 }
 
@@ -85,7 +125,10 @@ struct Classifier {
 /// Strips are about equally wide whatever their length, tall enough to see,
 /// and share one colour scale per layer across images; strips of few values
 /// (the logits, the probabilities) print their values, the probability strip
-/// names each class and outlines the predicted one.
+/// names each class and outlines the predicted one. With more than
+/// [`SOFTMAX_ALL_CLASSES_UP_TO`] classes the probability strip shows only each image's
+/// [`SOFTMAX_TOP_CLASSES`] most probable classes, most probable first, with their names
+/// and the total probability of the others.
 ///
 /// `layers` are `[N, F]` tensors, `probabilities` is `[N, classes]` with one
 /// name per class in `class_names`, and `captions` has one entry per image.
@@ -193,7 +236,11 @@ impl Classifier {
         let strips_h: i32 = strips.iter().map(|s| s.height + STRIP_GAP).sum::<i32>() - STRIP_GAP;
         let text_h = (captions.iter().map(Vec::len).max().unwrap_or(1) as i32 + 2) * 17;
         let block_h = strips_h.max(text_h) + 2 * BLOCK_PAD;
-        let strip_w = strips.iter().map(Strip::width).max().unwrap_or(0);
+        let strip_w = strips
+            .iter()
+            .map(|s| s.width() + if s.top.is_some() { OTHERS_W } else { 0 })
+            .max()
+            .unwrap_or(0);
         let n = captions.len() as i32;
         let legend_w: i32 = strips.len() as i32 * (LEGEND_BAR + 44);
         let subtitle = format!(
@@ -299,17 +346,32 @@ impl Figure for Classifier {
                     Ink::muted(SMALL),
                     Anchor::Right,
                 )?;
-                let row = strip.values.row(image);
+                let entries = strip.entries(image);
                 cells(
                     root,
                     (strips_x, sy),
-                    (row.len(), 1),
+                    (entries.len(), 1),
                     (strip.cell_w, strip.height as u32),
-                    |c, _| strip.scale.rgb(row[c]),
+                    |c, _| strip.scale.rgb(entries[c].1),
                 )?;
                 frame(root, (strips_x, sy), (strip.width(), strip.height), RULE)?;
                 if strip.print_values {
-                    self.cell_values(root, strip, row, (strips_x, sy))?;
+                    self.cell_values(root, strip, &entries, (strips_x, sy))?;
+                }
+                if strip.top.is_some() {
+                    let all: f32 = strip.values.row(image).iter().sum();
+                    let shown: f32 = entries.iter().map(|e| e.1).sum();
+                    let others = strip.values.cols - entries.len();
+                    text(
+                        root,
+                        &format!(
+                            "+{others} others: {}",
+                            fmt_percent(f64::from((all - shown).max(0.0)))
+                        ),
+                        (strips_x + strip.width() + 10, sy + strip.height / 2),
+                        Ink::muted(SMALL),
+                        Anchor::Left,
+                    )?;
                 }
                 sy += strip.height + STRIP_GAP;
             }
@@ -323,17 +385,17 @@ impl Classifier {
         &self,
         root: &DrawingArea<DB, Shift>,
         strip: &Strip,
-        row: &[f32],
+        entries: &[(usize, f32)],
         (x0, y0): (i32, i32),
     ) -> DrawResult<DB> {
         let cw = strip.cell_w as i32;
         let mut best = 0;
-        for (i, v) in row.iter().enumerate() {
-            if *v > row[best] {
+        for (i, (_, v)) in entries.iter().enumerate() {
+            if *v > entries[best].1 {
                 best = i;
             }
         }
-        for (i, &v) in row.iter().enumerate() {
+        for (i, &(class, v)) in entries.iter().enumerate() {
             let colour = if is_dark(strip.scale.rgb(v)) {
                 WHITE
             } else {
@@ -341,7 +403,8 @@ impl Classifier {
             };
             let cx = x0 + i as i32 * cw + cw / 2;
             if strip.softmax {
-                let name = fit_text(&self.class_names[i], cw - 4, 10.0, false);
+                let name = self.class_names.get(class).map_or("", String::as_str);
+                let name = fit_text(name, cw - 4, 10.0, false);
                 text(
                     root,
                     &name,
@@ -385,5 +448,83 @@ impl Classifier {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_classes_are_the_largest_values_largest_first() {
+        let row = [0.05, 0.4, 0.05, 0.3, 0.2];
+        assert_eq!(top_classes(&row, 3), vec![(1, 0.4), (3, 0.3), (4, 0.2)]);
+        // Ties keep the lower index first.
+        assert_eq!(top_classes(&row, 5)[3..], [(0, 0.05), (2, 0.05)]);
+        // Asking for more than there are gives them all; none gives none.
+        assert_eq!(top_classes(&row, 10).len(), 5);
+        assert!(top_classes(&row, 0).is_empty());
+        assert!(top_classes(&[], 5).is_empty());
+    }
+
+    #[test]
+    fn the_top_classes_start_above_the_limit() {
+        let strip = |classes: usize| {
+            let values = Matrix {
+                rows: 1,
+                cols: classes,
+                data: vec![1.0 / classes as f32; classes],
+            };
+            Strip::new(
+                "softmax".to_string(),
+                values,
+                ColourScale::sequential(0.0, 1.0, Palette::Blues),
+                true,
+            )
+        };
+        assert_eq!(strip(SOFTMAX_ALL_CLASSES_UP_TO).top, None);
+        assert_eq!(
+            strip(SOFTMAX_ALL_CLASSES_UP_TO).shown(),
+            SOFTMAX_ALL_CLASSES_UP_TO
+        );
+        assert_eq!(
+            strip(SOFTMAX_ALL_CLASSES_UP_TO + 1).top,
+            Some(SOFTMAX_TOP_CLASSES)
+        );
+        assert_eq!(
+            strip(SOFTMAX_ALL_CLASSES_UP_TO + 1).shown(),
+            SOFTMAX_TOP_CLASSES
+        );
+    }
+
+    #[test]
+    fn a_hundred_class_strip_shows_the_top_five() {
+        let mut data = vec![0.0f32; 100];
+        for (class, p) in [
+            (42, 0.5),
+            (7, 0.2),
+            (99, 0.1),
+            (0, 0.08),
+            (63, 0.07),
+            (5, 0.05),
+        ] {
+            data[class] = p;
+        }
+        let values = Matrix {
+            rows: 1,
+            cols: 100,
+            data,
+        };
+        let strip = Strip::new(
+            "softmax".to_string(),
+            values,
+            ColourScale::sequential(0.0, 1.0, Palette::Blues),
+            true,
+        );
+        assert_eq!(strip.top, Some(SOFTMAX_TOP_CLASSES));
+        assert_eq!(strip.label(), "softmax · top 5 of 100");
+        let classes: Vec<usize> = strip.entries(0).iter().map(|e| e.0).collect();
+        assert_eq!(classes, vec![42, 7, 99, 0, 63]);
+        assert!(strip.print_values, "five wide cells carry names and values");
     }
 }

@@ -6,8 +6,8 @@ use candle_core::Tensor;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::colour::ColourScale;
-use crate::data::{check_len, check_non_empty, Maps};
+use crate::colour::{ColourScale, Palette};
+use crate::data::{check_image_channels, check_len, check_non_empty, Maps};
 use crate::paint::*;
 use crate::render::{render, DrawResult, Figure};
 use crate::VizError;
@@ -20,10 +20,37 @@ const HEADER_H: i32 = 46;
 const CAPTION_LINE: i32 = 16;
 const BAR_LEN: i32 = 180;
 const EMPTY_SLOT: [u8; 3] = [236, 238, 240];
+/// Layers with more channels than this show only this many (the most active).
+pub const MAX_CHANNEL_ROWS: usize = 16;
+/// Name of the row of input images.
+const INPUT_NAME: &str = "input";
+
+/// The channels of `maps` to draw: all of them when there are at most `limit`,
+/// otherwise the `limit` with the largest mean magnitude over all images and
+/// positions (ties to the lower channel), in channel order.
+pub(crate) fn strongest_channels(maps: &Maps, limit: usize) -> Vec<usize> {
+    if maps.c <= limit {
+        return (0..maps.c).collect();
+    }
+    let strength: Vec<f32> = (0..maps.c)
+        .map(|ch| {
+            (0..maps.n)
+                .map(|i| maps.plane(i, ch).iter().map(|v| v.abs()).sum::<f32>())
+                .sum::<f32>()
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..maps.c).collect();
+    order.sort_by(|&a, &b| strength[b].total_cmp(&strength[a]).then(a.cmp(&b)));
+    order.truncate(limit);
+    order.sort_unstable();
+    order
+}
 
 /// How one layer's maps are laid out.
 enum Layout {
-    /// One row per channel, each map enlarged `px` times.
+    /// The input images (grey or RGB) in one row, enlarged `px` times.
+    Image { px: u32 },
+    /// One row per shown channel, each map enlarged `px` times.
     Spatial { px: u32 },
     /// All channels are 1×1: one tile per image holding every channel's value
     /// in a `cols` × `rows` grid of `cell`-pixel squares, row by row.
@@ -36,6 +63,8 @@ struct Section {
     scale: ColourScale,
     layout: Layout,
     description: String,
+    /// Channels drawn, one row each (spatial layers).
+    channels: Vec<usize>,
     tile: (i32, i32),
     top: i32,
 }
@@ -43,15 +72,19 @@ struct Section {
 impl Section {
     fn rows(&self) -> usize {
         match self.layout {
-            Layout::Spatial { .. } => self.maps.c,
-            Layout::Vector { .. } => 1,
+            Layout::Spatial { .. } => self.channels.len(),
+            Layout::Image { .. } | Layout::Vector { .. } => 1,
         }
     }
 
     fn row_label(&self, row: usize) -> String {
         let m = &self.maps;
         match self.layout {
-            Layout::Spatial { .. } => format!("{} ch {row} · {}×{}", self.name, m.h, m.w),
+            Layout::Image { .. } if m.c == 3 => format!("{} · RGB · {}×{}", self.name, m.h, m.w),
+            Layout::Image { .. } => format!("{} · {}×{}", self.name, m.h, m.w),
+            Layout::Spatial { .. } => {
+                format!("{} ch {} · {}×{}", self.name, self.channels[row], m.h, m.w)
+            }
             Layout::Vector { .. } => format!("{} · {} ch · 1×1", self.name, m.c),
         }
     }
@@ -84,6 +117,12 @@ struct FeatureMaps {
 /// 1×1 (e.g. 110 channels after a 6×6 convolution) are drawn as one tile per
 /// image holding all channels in a near-square grid instead of one row per channel.
 ///
+/// Maps are enlarged by a whole factor to about 60 pixels per side (a 28×28
+/// or 32×32 map twice, a 96×96 one not at all). Layers with more than
+/// [`MAX_CHANNEL_ROWS`] channels of more than 1×1 show the
+/// [`MAX_CHANNEL_ROWS`] channels with the largest mean magnitude over the
+/// images, in channel order, and say so in their header.
+///
 /// Each tensor is `[N, C, H, W]`; the first entry of each pair names the layer.
 pub fn draw_feature_maps(
     layers: &[(String, Tensor)],
@@ -91,28 +130,80 @@ pub fn draw_feature_maps(
     title: &str,
     path: &Path,
 ) -> Result<(), VizError> {
-    let figure = FeatureMaps::new(layers, column_captions, title)?;
+    let figure = FeatureMaps::new(None, layers, column_captions, title)?;
     render(&figure, path)
+}
+
+/// [`draw_feature_maps`] with a first row showing the input images
+/// themselves: `images` is `[N, C, H, W]` with values in `[0, 1]` (clamped),
+/// `C` = 1 (grey) or 3 (drawn in colour), the same `N` images as the layers.
+pub fn draw_feature_maps_with_input(
+    images: &Tensor,
+    layers: &[(String, Tensor)],
+    column_captions: &[String],
+    title: &str,
+    path: &Path,
+) -> Result<(), VizError> {
+    let figure = FeatureMaps::new(Some(images), layers, column_captions, title)?;
+    render(&figure, path)
+}
+
+/// Whole-pixel enlargement of a `side`-pixel map towards [`TILE_TARGET`].
+fn tile_px(side: usize) -> u32 {
+    image_scale(side, TILE_TARGET)
 }
 
 impl FeatureMaps {
     fn new(
+        input: Option<&Tensor>,
         layers: &[(String, Tensor)],
         column_captions: &[String],
         title: &str,
     ) -> Result<Self, VizError> {
         check_non_empty("layers", layers.len())?;
-        let mut sections = Vec::with_capacity(layers.len());
+        let mut sections = Vec::with_capacity(layers.len() + 1);
         let mut images = None;
+        let mut first_name = INPUT_NAME;
+        if let Some(tensor) = input {
+            let what = "input image tensor";
+            let maps = Maps::from_tensor(tensor, what)?;
+            check_image_channels(&maps, what)?;
+            images = Some(maps.n);
+            let px = tile_px(maps.h.max(maps.w));
+            let tile = ((maps.w as u32 * px) as i32, (maps.h as u32 * px) as i32);
+            let description = if maps.c == 3 {
+                format!("the {}×{} RGB images the network reads", maps.h, maps.w)
+            } else {
+                format!("the {}×{} grey images the network reads", maps.h, maps.w)
+            };
+            sections.push(Section {
+                name: INPUT_NAME.to_string(),
+                maps,
+                scale: ColourScale::sequential(0.0, 1.0, Palette::Grey),
+                layout: Layout::Image { px },
+                description,
+                channels: Vec::new(),
+                tile,
+                top: 0,
+            });
+        }
         for (name, tensor) in layers {
             let maps = Maps::from_tensor(tensor, &format!("feature map tensor for layer {name}"))?;
             match images {
-                None => images = Some(maps.n),
+                None => {
+                    images = Some(maps.n);
+                    first_name = name.as_str();
+                }
                 Some(n) if n != maps.n => {
+                    let first = if input.is_some() {
+                        "the input image tensor".to_string()
+                    } else {
+                        format!("layer {first_name}")
+                    };
                     return Err(VizError::InvalidInput(format!(
-                        "feature map tensor for layer {name} has {} images, but layer {} has {n}",
-                        maps.n, layers[0].0
-                    )))
+                        "feature map tensor for layer {name} has {} images, but {first} has {n}",
+                        maps.n
+                    )));
                 }
                 Some(_) => {}
             }
@@ -123,6 +214,7 @@ impl FeatureMaps {
             } else {
                 "all values ≥ 0"
             };
+            let mut channels = Vec::new();
             let (layout, tile, description) = if maps.h * maps.w == 1 {
                 let cols = (maps.c as f64).sqrt().ceil() as usize;
                 let rows = maps.c.div_ceil(cols);
@@ -138,12 +230,19 @@ impl FeatureMaps {
                 );
                 (layout, (0, 0), description)
             } else {
-                let px = (TILE_TARGET as f64 / maps.h.max(maps.w) as f64)
-                    .round()
-                    .max(1.0) as u32;
+                let px = tile_px(maps.h.max(maps.w));
                 let tile = ((maps.w as u32 * px) as i32, (maps.h as u32 * px) as i32);
+                channels = strongest_channels(&maps, MAX_CHANNEL_ROWS);
                 let description = if maps.c == 1 {
                     format!("1 channel of {}×{} · {scale_note}", maps.h, maps.w)
+                } else if channels.len() < maps.c {
+                    format!(
+                        "the {} of {} channels of {}×{} with the largest mean |value|, in channel order · one scale for all channels, {scale_note}",
+                        channels.len(),
+                        maps.c,
+                        maps.h,
+                        maps.w
+                    )
                 } else {
                     format!(
                         "{} channels of {}×{} · one scale for all channels, {scale_note}",
@@ -158,6 +257,7 @@ impl FeatureMaps {
                 scale,
                 layout,
                 description,
+                channels,
                 tile,
                 top: 0,
             });
@@ -174,10 +274,11 @@ impl FeatureMaps {
             .map(|c| c.split(" / ").map(|l| l.trim().to_string()).collect())
             .collect();
         let caption_lines = captions.iter().map(Vec::len).max().unwrap_or(1) as i32;
+        // The first line of each caption is bold.
         let widest_caption = captions
             .iter()
-            .flatten()
-            .map(|l| text_width(l, LABEL, false))
+            .flat_map(|lines| lines.iter().enumerate())
+            .map(|(l, line)| text_width(line, LABEL, l == 0))
             .max()
             .unwrap_or(0);
         let widest_tile = sections.iter().map(|s| s.tile.0).max().unwrap_or(0);
@@ -203,9 +304,12 @@ impl FeatureMaps {
             section.top = y;
             y += section.height() + 10;
         }
+        let layer_count = sections
+            .iter()
+            .filter(|s| !matches!(s.layout, Layout::Image { .. }))
+            .count();
         let subtitle = format!(
-            "{images} images (columns) through {} layers (rows: layer × channel)",
-            sections.len()
+            "{images} images (columns) through {layer_count} layers (rows: layer × channel)"
         );
         let grid_w = label_w + images as i32 * col_w;
         let header_w = sections
@@ -247,7 +351,7 @@ impl Figure for FeatureMaps {
         for (i, lines) in self.captions.iter().enumerate() {
             let cx = self.column_x(i) + col_inner / 2;
             for (l, caption) in lines.iter().enumerate() {
-                let shown = fit_text(caption, self.col_w - 2, LABEL, l == 0);
+                let shown = fit_text(caption, self.col_w - 6, LABEL, l == 0);
                 let ink = if l == 0 {
                     Ink::bold(LABEL)
                 } else {
@@ -285,20 +389,22 @@ impl Figure for FeatureMaps {
                 Ink::muted(SMALL),
                 Anchor::TopLeft,
             )?;
-            let bar_x = self.width as i32 - MARGIN - BAR_LEN - 16;
-            colour_bar(
-                root,
-                (bar_x, y + 10),
-                BAR_LEN,
-                10,
-                Orientation::Horizontal,
-                &section.scale,
-            )?;
+            if !matches!(section.layout, Layout::Image { .. }) {
+                let bar_x = self.width as i32 - MARGIN - BAR_LEN - 16;
+                colour_bar(
+                    root,
+                    (bar_x, y + 10),
+                    BAR_LEN,
+                    10,
+                    Orientation::Horizontal,
+                    &section.scale,
+                )?;
+            }
             let caption_y = y + HEADER_H;
             // The first caption line again, so that columns stay identifiable far down.
             for (i, lines) in self.captions.iter().enumerate() {
                 let first = lines.first().map(String::as_str).unwrap_or("");
-                let shown = fit_text(first, self.col_w - 2, SMALL, false);
+                let shown = fit_text(first, self.col_w - 6, SMALL, false);
                 let cx = self.column_x(i) + col_inner / 2;
                 text(
                     root,
@@ -323,8 +429,11 @@ impl Figure for FeatureMaps {
                 for image in 0..self.images {
                     let tx = self.column_x(image) + (col_inner - tile_w) / 2;
                     match section.layout {
+                        Layout::Image { px } => {
+                            crate::paint::image(root, (tx, ty), m, image, px)?;
+                        }
                         Layout::Spatial { px } => {
-                            let plane = m.plane(image, row);
+                            let plane = m.plane(image, section.channels[row]);
                             cells(root, (tx, ty), (m.w, m.h), (px, px), |x, y| {
                                 section.scale.rgb(plane[y * m.w + x])
                             })?;
@@ -348,5 +457,44 @@ impl Figure for FeatureMaps {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn maps(c: usize, strengths: &[f32]) -> Maps {
+        // Two images of 1×2 maps; channel ch is ±strengths[ch] everywhere.
+        let mut data = Vec::new();
+        for _ in 0..2 {
+            for s in strengths.iter().take(c) {
+                data.extend([*s, -*s]);
+            }
+        }
+        Maps {
+            n: 2,
+            c,
+            h: 1,
+            w: 2,
+            data,
+        }
+    }
+
+    #[test]
+    fn few_channels_are_all_shown() {
+        assert_eq!(
+            strongest_channels(&maps(3, &[0.0, 5.0, 1.0]), 16),
+            vec![0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn many_channels_show_the_strongest_by_magnitude_in_channel_order() {
+        let m = maps(6, &[0.1, 3.0, 0.2, 3.0, 0.0, 2.0]);
+        assert_eq!(strongest_channels(&m, 3), vec![1, 3, 5]);
+        // Ties go to the lower channel.
+        assert_eq!(strongest_channels(&m, 1), vec![1]);
+        assert!(strongest_channels(&m, 0).is_empty());
     }
 }

@@ -19,6 +19,29 @@ const KERNEL_GAP: i32 = 8;
 const BAR_THICKNESS: i32 = 14;
 /// Overview cell size (filter columns × input-channel rows).
 const OVERVIEW_CELL: (u32, u32) = (8, 14);
+/// Extra space above the RGB composite row.
+const COMPOSITE_GAP: i32 = 10;
+/// Row labels of a layer reading RGB images.
+const RGB_ROWS: [&str; 3] = ["R", "G", "B"];
+const COMPOSITE_ROW: &str = "RGB";
+
+/// One filter of a layer reading RGB images as an RGB image: `filter` holds
+/// the `3 × plane` weights (R plane, G plane, B plane), which are scaled
+/// jointly to `[0, 1]` (the filter's smallest weight → 0, largest → 1), so the
+/// three channels keep their relative strength. A constant filter is mid grey.
+pub(crate) fn rgb_composite(filter: &[f32], plane: usize) -> Vec<[u8; 3]> {
+    let (lo, hi) = crate::colour::finite_range(filter);
+    let byte = |v: f32| -> u8 {
+        let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+        (t.clamp(0.0, 1.0) * 255.0).round() as u8
+    };
+    (0..plane)
+        .map(|p| {
+            let at = |ch: usize| filter.get(ch * plane + p).copied().unwrap_or(lo);
+            [byte(at(0)), byte(at(1)), byte(at(2))]
+        })
+        .collect()
+}
 
 struct Filters {
     title: String,
@@ -30,6 +53,8 @@ struct Filters {
     overview: Option<Vec<Vec<f32>>>,
     scale: ColourScale,
     norm_scale: ColourScale,
+    /// The input channels are R, G, B: rows named so, plus a composite row.
+    rgb: bool,
     px: u32,
     print_values: bool,
     label_w: i32,
@@ -54,12 +79,36 @@ pub fn draw_filters(
     max_filters: usize,
     path: &Path,
 ) -> Result<(), VizError> {
-    let figure = Filters::new(layer_name, weight, max_filters)?;
+    let figure = Filters::new(layer_name, weight, max_filters, false)?;
+    render(&figure, path)
+}
+
+/// Draws the kernels of a layer that reads the input images, with weight
+/// `[O, C, K, K]` where `C` is 1 (grey) or 3 (RGB).
+///
+/// For grey images this is [`draw_filters`]. For RGB images the rows are the
+/// R, G and B weights of each filter on the shared blue-white-red scale, and a
+/// last row shows each filter as an RGB image, its three channels' weights
+/// scaled jointly to `[0, 1]` per filter (smallest weight black, largest full
+/// colour), the usual way of showing first-layer filters: a filter that
+/// responds to red appears red. Any other `C` is a [`VizError::Shape`].
+pub fn draw_input_filters(
+    layer_name: &str,
+    weight: &Tensor,
+    max_filters: usize,
+    path: &Path,
+) -> Result<(), VizError> {
+    let figure = Filters::new(layer_name, weight, max_filters, true)?;
     render(&figure, path)
 }
 
 impl Filters {
-    fn new(layer_name: &str, weight: &Tensor, max_filters: usize) -> Result<Self, VizError> {
+    fn new(
+        layer_name: &str,
+        weight: &Tensor,
+        max_filters: usize,
+        input_layer: bool,
+    ) -> Result<Self, VizError> {
         if max_filters == 0 {
             return Err(VizError::InvalidInput(format!(
                 "max_filters is 0 for layer {layer_name}, at least one filter must be drawn"
@@ -75,6 +124,14 @@ impl Filters {
             other => other,
         })?;
         let (o, c, kh, kw) = (weights.n, weights.c, weights.h, weights.w);
+        if input_layer && c != 1 && c != 3 {
+            return Err(crate::data::shape_error(
+                &what,
+                &[o, c, kh, kw],
+                "[out_channels, C, K, K] with C = 1 (grey) or C = 3 (RGB) input channels",
+            ));
+        }
+        let rgb = input_layer && c == 3;
         let norms: Vec<Vec<f32>> = (0..o)
             .map(|f| {
                 (0..c)
@@ -118,10 +175,18 @@ impl Filters {
 
         let label_w = text_width(&format!("in {}", c.saturating_sub(1)), LABEL, false)
             .max(text_width("input channel", SMALL, false))
+            .max(if rgb {
+                text_width(COMPOSITE_ROW, LABEL, true)
+            } else {
+                0
+            })
             + 12;
         let cols = shown.len() as i32;
         let grid_w = cols * kernel_w + (cols - 1) * KERNEL_GAP;
-        let grid_h = c as i32 * kernel_h + (c as i32 - 1) * KERNEL_GAP;
+        let mut grid_h = c as i32 * kernel_h + (c as i32 - 1) * KERNEL_GAP;
+        if rgb {
+            grid_h += KERNEL_GAP + COMPOSITE_GAP + kernel_h;
+        }
         let bar_w = vertical_bar_width(&scale, BAR_THICKNESS) + 24;
         let grid_top = TITLE_BLOCK + 34;
         let mut width = MARGIN + label_w + grid_w + bar_w + MARGIN;
@@ -150,9 +215,15 @@ impl Filters {
             format!("all {o} filters")
         };
         let title = format!("{layer_name} filters ({o}×{c} kernels of {kh}×{kw})");
-        let subtitle = format!(
-            "{kind} · columns: output filter, rows: input channel · one scale for the layer, blue < 0 < red"
-        );
+        let subtitle = if rgb {
+            format!(
+                "{kind} · columns: output filter, rows: R, G, B weights (one scale for the layer, blue < 0 < red) and the filter as an RGB image (its weights scaled to [0, 1])"
+            )
+        } else {
+            format!(
+                "{kind} · columns: output filter, rows: input channel · one scale for the layer, blue < 0 < red"
+            )
+        };
         width = width.max(title_width(&title, &subtitle));
         Ok(Filters {
             title,
@@ -162,6 +233,7 @@ impl Filters {
             overview,
             scale,
             norm_scale,
+            rgb,
             px,
             print_values,
             label_w,
@@ -170,6 +242,13 @@ impl Filters {
             width: width as u32,
             height: height as u32,
         })
+    }
+}
+
+impl Filters {
+    /// Top of the RGB composite row.
+    fn composite_top(&self, kernel_h: i32) -> i32 {
+        self.grid_top + self.weights.c as i32 * (kernel_h + KERNEL_GAP) + COMPOSITE_GAP
     }
 }
 
@@ -223,14 +302,35 @@ impl Figure for Filters {
                     }
                 }
             }
+            if self.rgb {
+                let y = self.composite_top(kernel_h);
+                let colours = rgb_composite(w.item(filter), w.h * w.w);
+                cells(root, (x, y), (w.w, w.h), (self.px, self.px), |kx, ky| {
+                    colours[ky * w.w + kx]
+                })?;
+                frame(root, (x, y), (kernel_w, kernel_h), RULE)?;
+            }
         }
         for ch in 0..w.c {
             let y = top + ch as i32 * (kernel_h + KERNEL_GAP) + kernel_h / 2;
+            let label = match RGB_ROWS.get(ch) {
+                Some(name) if self.rgb => name.to_string(),
+                _ => format!("in {ch}"),
+            };
             text(
                 root,
-                &format!("in {ch}"),
+                &label,
                 (left - 10, y),
                 Ink::body(LABEL),
+                Anchor::Right,
+            )?;
+        }
+        if self.rgb {
+            text(
+                root,
+                COMPOSITE_ROW,
+                (left - 10, self.composite_top(kernel_h) + kernel_h / 2),
+                Ink::bold(LABEL),
                 Anchor::Right,
             )?;
         }
@@ -336,5 +436,26 @@ impl Figure for Filters {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_composite_scales_all_three_channels_of_a_filter_jointly() {
+        // Two pixels: R weights 1.0 and 0.0, G weights -1.0 and 0.0, B -1.0 and 0.5.
+        let filter = [1.0, 0.0, -1.0, 0.0, -1.0, 0.5];
+        assert_eq!(
+            rgb_composite(&filter, 2),
+            vec![[255, 0, 0], [128, 128, 191]]
+        );
+        // Scaling the whole filter does not change the picture.
+        let doubled: Vec<f32> = filter.iter().map(|v| v * 2.0).collect();
+        assert_eq!(rgb_composite(&doubled, 2), rgb_composite(&filter, 2));
+        // A constant filter is mid grey; a short slice does not panic.
+        assert_eq!(rgb_composite(&[0.3; 3], 1), vec![[128, 128, 128]]);
+        assert_eq!(rgb_composite(&[1.0, 2.0], 1), vec![[0, 255, 0]]);
     }
 }

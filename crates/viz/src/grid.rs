@@ -22,7 +22,7 @@ pub struct Misclassified {
     pub confidence: f64,
 }
 
-/// Images larger than this (per side, after scaling) are not enlarged further.
+/// Images are enlarged by a whole factor to about this many pixels per side.
 const TARGET: usize = 84;
 const GAP: i32 = 14;
 const LINE: i32 = 16;
@@ -49,7 +49,7 @@ impl ImageGrid {
         columns: usize,
     ) -> Self {
         let side = maps.h.max(maps.w);
-        let scale = (TARGET / side).max(1) as u32;
+        let scale = image_scale(side, TARGET);
         let image_w = (maps.w as u32 * scale) as i32;
         let image_h = (maps.h as u32 * scale) as i32;
         let lines = captions.iter().map(Vec::len).max().unwrap_or(0) as i32;

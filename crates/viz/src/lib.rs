@@ -11,12 +11,19 @@
 //! | [`draw_samples`] | a grid of input images with captions |
 //! | [`draw_curves`] | loss (log scale) and accuracy per epoch, train against validation |
 //! | [`draw_filters`] | a convolution layer's kernels on a zero-centred scale |
+//! | [`draw_input_filters`] | the first layer's kernels, per R, G, B channel and as RGB images |
 //! | [`draw_feature_maps`] | every layer's activations, rows layer × channel, columns images |
-//! | [`draw_classifier`] | fully connected layers and softmax as heat strips per image |
-//! | [`draw_confusion`] | confusion matrix, counts and per-class colour |
+//! | [`draw_feature_maps_with_input`] | the same, below a row of the input images |
+//! | [`draw_classifier`] | fully connected layers and softmax (top classes when many) per image |
+//! | [`draw_confusion`] | confusion matrix, counts and per-class colour; the most confused pairs when many classes |
 //! | [`draw_misclassified`] | a grid of wrongly classified images |
 //! | [`draw_activation_stats`] | zeros, means, dead channels per layer; per-channel spread |
 //! | [`draw_saliency`] | gradient saliency maps over their images |
+//!
+//! Images are `[N, C, H, W]` with `C` = 1 (grey) or 3 (RGB, drawn in colour);
+//! sizes from 28×28 to 96×96 are enlarged by whole factors to similar sizes on
+//! the page; up to a hundred classes stay readable (see [`draw_confusion`] and
+//! [`draw_classifier`]).
 //!
 //! Conventions shared by all figures:
 //! - the format follows the extension, `.png` or `.svg` (any case); anything
@@ -48,17 +55,22 @@
 //! ```
 //!
 //! `cargo run -p convlens-viz --example gallery -- OUT_DIR` draws every figure
-//! for the course network with random weights.
+//! for the course network with random weights; `--example colour_gallery`
+//! draws the input-dependent figures for RGB images of 32×32 and 96×96 pixels
+//! and a hundred classes.
 #![deny(missing_docs)]
 
 pub use architecture::{draw_architecture, LayerBlock};
-pub use classifier::draw_classifier;
+pub use classifier::{draw_classifier, SOFTMAX_ALL_CLASSES_UP_TO, SOFTMAX_TOP_CLASSES};
 pub use colour::{ColourScale, Palette};
-pub use confusion::draw_confusion;
+pub use confusion::{
+    draw_confusion, most_confused_pairs, ConfusedPair, CONFUSED_PAIRS_SHOWN,
+    CONFUSION_NUMBERS_UP_TO,
+};
 pub use curves::{draw_curves, EpochPoint};
 pub use error::VizError;
-pub use feature_maps::draw_feature_maps;
-pub use filters::{draw_filters, DEFAULT_MAX_FILTERS};
+pub use feature_maps::{draw_feature_maps, draw_feature_maps_with_input, MAX_CHANNEL_ROWS};
+pub use filters::{draw_filters, draw_input_filters, DEFAULT_MAX_FILTERS};
 pub use grid::{draw_misclassified, draw_samples, Misclassified};
 pub use saliency::draw_saliency;
 pub use stats::{draw_activation_stats, LayerStats};

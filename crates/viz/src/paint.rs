@@ -282,6 +282,16 @@ pub(crate) fn image<DB: DrawingBackend>(
     })
 }
 
+/// Whole-pixel enlargement that brings an image of `side` pixels closest to
+/// `target` pixels (at least 1): 28 → 3, 32 → 3, 48 → 2, 96 → 1 for a target of 84.
+pub(crate) fn image_scale(side: usize, target: usize) -> u32 {
+    if side == 0 {
+        return 1;
+    }
+    let scale = (target as f64 / side as f64).round();
+    scale.clamp(1.0, 64.0) as u32
+}
+
 /// Orientation of a colour bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Orientation {
@@ -450,6 +460,17 @@ mod tests {
         assert_eq!(fmt_shape(&[16, 6, 6]), "16×6×6");
         assert_eq!(fmt_percent(0.9879), "98.8%");
         assert_eq!(fmt_percent(0.0005), "0.05%");
+    }
+
+    #[test]
+    fn images_are_enlarged_towards_the_target_size() {
+        assert_eq!(image_scale(28, 84), 3);
+        assert_eq!(image_scale(32, 84), 3);
+        assert_eq!(image_scale(48, 84), 2);
+        assert_eq!(image_scale(96, 84), 1);
+        assert_eq!(image_scale(500, 84), 1);
+        assert_eq!(image_scale(1, 84), 64);
+        assert_eq!(image_scale(0, 84), 1);
     }
 
     #[test]

@@ -34,10 +34,16 @@ struct Saliency {
 
 /// Draws each image above its gradient-saliency map and an overlay of the two.
 ///
-/// `images` is `[N, C, H, W]` in `[0, 1]` (C = 1 or 3); `saliency` is
-/// `[N, 1, H, W]` of gradient magnitudes (negative values are taken by
-/// magnitude). Each map is scaled to its own maximum, so the figure shows
-/// *where* each prediction looks, not how strongly across images.
+/// `images` is `[N, C, H, W]` in `[0, 1]` (C = 1 grey or 3 RGB). `saliency` is
+/// either the gradient itself, `[N, C, H, W]` with the images' `C`, or a map
+/// already reduced to one channel, `[N, 1, H, W]`. Values are taken by
+/// magnitude, and a per-channel gradient is reduced to one value per pixel by
+/// the largest magnitude over its channels (Simonyan et al., 2014), so passing
+/// the gradient or `|gradient|.max(channels)` draws the same figure.
+///
+/// Each map is scaled to its own maximum, so the figure shows *where* each
+/// prediction looks, not how strongly across images. The overlay draws the map
+/// in warm colours over a dimmed copy of the image, in colour for RGB images.
 pub fn draw_saliency(
     images: &Tensor,
     saliency: &Tensor,
@@ -58,27 +64,38 @@ impl Saliency {
     ) -> Result<Self, VizError> {
         let images = Maps::from_tensor(images, "image tensor")?;
         check_image_channels(&images, "image tensor")?;
-        let mut saliency = Maps::from_tensor(saliency, "saliency tensor")?;
+        let saliency = Maps::from_tensor(saliency, "saliency tensor")?;
         if saliency.n != images.n
-            || saliency.c != 1
+            || (saliency.c != 1 && saliency.c != images.c)
             || saliency.h != images.h
             || saliency.w != images.w
         {
+            let expected = if images.c == 1 {
+                format!(
+                    "[{}, 1, {}, {}] to match the image tensor",
+                    images.n, images.h, images.w
+                )
+            } else {
+                format!(
+                    "[{n}, 1, {h}, {w}] or [{n}, {c}, {h}, {w}] to match the image tensor",
+                    n = images.n,
+                    c = images.c,
+                    h = images.h,
+                    w = images.w
+                )
+            };
             return Err(shape_error(
                 "saliency tensor",
                 &[saliency.n, saliency.c, saliency.h, saliency.w],
-                &format!(
-                    "[{}, 1, {}, {}] to match the image tensor",
-                    images.n, images.h, images.w
-                ),
+                &expected,
             ));
         }
         check_len("captions", captions.len(), images.n, "the image tensor (N)")?;
-        saliency.data.iter_mut().for_each(|v| *v = v.abs());
+        let saliency = max_abs_over_channels(&saliency);
         let maxima: Vec<f32> = (0..saliency.n)
             .map(|i| saliency.item(i).iter().fold(0.0f32, |m, v| m.max(*v)))
             .collect();
-        let scale = (TARGET / images.h.max(images.w)).max(1) as u32;
+        let scale = image_scale(images.h.max(images.w), TARGET);
         let tile_w = (images.w as u32 * scale) as i32;
         let tile_h = (images.h as u32 * scale) as i32;
         let captions: Vec<Vec<String>> = captions
@@ -122,6 +139,41 @@ impl Saliency {
     }
 }
 
+/// `[N, 1, H, W]`: each pixel's largest magnitude over the channels of `maps`.
+fn max_abs_over_channels(maps: &Maps) -> Maps {
+    let plane = maps.h * maps.w;
+    let mut data = Vec::with_capacity(maps.n * plane);
+    for i in 0..maps.n {
+        let item = maps.item(i);
+        data.extend(
+            (0..plane).map(|p| (0..maps.c).fold(0.0f32, |m, ch| m.max(item[ch * plane + p].abs()))),
+        );
+    }
+    Maps {
+        n: maps.n,
+        c: 1,
+        h: maps.h,
+        w: maps.w,
+        data,
+    }
+}
+
+/// The overlay colour of one pixel: `image` (grey or RGB, in `[0, 1]`) dimmed
+/// to 55 %, blended with a red-to-yellow hot colour by `sqrt(t)`, where `t` is
+/// the pixel's saliency as a fraction of the image's maximum.
+fn overlay(image: [f32; 3], t: f32) -> [u8; 3] {
+    let alpha = t.sqrt();
+    let hot = [255.0, 80.0 + 175.0 * t, 40.0 * (1.0 - t)];
+    let mut out = [0u8; 3];
+    for ch in 0..3 {
+        let base = image[ch].clamp(0.0, 1.0) * 0.55 * 255.0;
+        out[ch] = (base * (1.0 - alpha) + hot[ch] * alpha)
+            .round()
+            .clamp(0.0, 255.0) as u8;
+    }
+    out
+}
+
 fn heat(t: f32) -> [u8; 3] {
     ColourScale::sequential(0.0, 1.0, Palette::Viridis).rgb(t)
 }
@@ -147,7 +199,7 @@ impl Figure for Saliency {
         for i in 0..m.n {
             let x = left + i as i32 * self.col_w + (self.col_w - GAP - tile_w) / 2;
             for (l, caption) in self.captions[i].iter().enumerate() {
-                let shown = fit_text(caption, self.col_w - 2, LABEL, l == 0);
+                let shown = fit_text(caption, self.col_w - 6, LABEL, l == 0);
                 let ink = if l == 0 {
                     Ink::bold(LABEL)
                 } else {
@@ -175,17 +227,12 @@ impl Figure for Saliency {
             let y = top + 2 * (tile_h + GAP);
             cells(root, (x, y), (m.w, m.h), (px, px), |cx, cy| {
                 let p = cy * m.w + cx;
-                let grey = if m.c == 3 {
-                    (item[p] + item[plane + p] + item[2 * plane + p]) / 3.0
+                let colour = if m.c == 3 {
+                    [item[p], item[plane + p], item[2 * plane + p]]
                 } else {
-                    item[p]
-                }
-                .clamp(0.0, 1.0);
-                let t = norm(p);
-                let alpha = t.sqrt();
-                let base = grey * 0.55 * 255.0;
-                let hot = [255.0, 80.0 + 175.0 * t, 40.0 * (1.0 - t)];
-                hot.map(|h| (base * (1.0 - alpha) + h * alpha).round().clamp(0.0, 255.0) as u8)
+                    [item[p]; 3]
+                };
+                overlay(colour, norm(p))
             })?;
             frame(root, (x, y), (tile_w, tile_h), RULE)?;
         }
@@ -200,5 +247,44 @@ impl Figure for Saliency {
             &bar,
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_channel_gradients_reduce_to_the_largest_magnitude() {
+        // One image, 3 channels of 2 pixels.
+        let maps = Maps {
+            n: 1,
+            c: 3,
+            h: 1,
+            w: 2,
+            data: vec![0.1, -0.2, -0.7, 0.05, 0.3, 0.0],
+        };
+        let reduced = max_abs_over_channels(&maps);
+        assert_eq!((reduced.n, reduced.c, reduced.h, reduced.w), (1, 1, 1, 2));
+        assert_eq!(reduced.data, vec![0.7, 0.2]);
+        // A single channel is taken by magnitude.
+        let grey = Maps {
+            n: 2,
+            c: 1,
+            h: 1,
+            w: 1,
+            data: vec![-3.0, 2.0],
+        };
+        assert_eq!(max_abs_over_channels(&grey).data, vec![3.0, 2.0]);
+    }
+
+    #[test]
+    fn overlay_keeps_the_image_colour_where_nothing_is_salient() {
+        assert_eq!(overlay([1.0, 0.0, 0.0], 0.0), [140, 0, 0]);
+        assert_eq!(overlay([0.0, 0.0, 1.0], 0.0), [0, 0, 140]);
+        // Grey images look as they always did: the same dimmed grey in all channels.
+        assert_eq!(overlay([0.5; 3], 0.0), [70, 70, 70]);
+        // Fully salient pixels are the hot colour whatever the image.
+        assert_eq!(overlay([0.0, 0.0, 1.0], 1.0), [255, 255, 0]);
     }
 }

@@ -51,3 +51,33 @@ fn every_figure_is_reproducible_byte_for_byte() {
         draw_saliency(&imgs, &sal, &captions(4), "G", p)
     });
 }
+
+#[test]
+fn colour_and_many_class_figures_are_reproducible_byte_for_byte() {
+    let rgb = quadrants(2, 32);
+    identical("rgb samples", |p| {
+        draw_samples(&rgb, &captions(2), 2, "S", p)
+    });
+    let w = wave(&[3, 3, 3, 3], 0.3, 0.0);
+    identical("rgb filters", |p| draw_input_filters("conv1", &w, 16, p));
+    let layers = vec![("conv1".to_string(), wave(&[2, 20, 36, 36], 1.0, 0.0))];
+    identical("feature maps with input", |p| {
+        draw_feature_maps_with_input(&rgb, &layers, &captions(2), "F", p)
+    });
+    let gradient = wave(&[2, 3, 32, 32], 1.0, 0.0);
+    identical("rgb saliency", |p| {
+        draw_saliency(&rgb, &gradient, &captions(2), "G", p)
+    });
+    let names = many_names(100);
+    let counts: Vec<Vec<u64>> = (0..100)
+        .map(|t| (0..100).map(|p| ((t * 7 + p * 3) % 13) as u64).collect())
+        .collect();
+    identical("100-class confusion", |p| {
+        draw_confusion(&counts, &names, "M", p)
+    });
+    let probs = (wave(&[2, 100], 0.5, 0.5) / 100.0).unwrap();
+    let dense = vec![("fc2".to_string(), wave(&[2, 100], 2.0, 0.0))];
+    identical("100-class classifier", |p| {
+        draw_classifier(&dense, &probs, &captions(2), &names, "K", p)
+    });
+}

@@ -249,3 +249,57 @@ pub fn entries(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Pure colours of the four quadrants of [`quadrants`]: top left, top right,
+/// bottom left, bottom right.
+pub const QUADRANT_COLOURS: [[u8; 3]; 4] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 0, 255]];
+
+/// `n` RGB images of `side`×`side` (even) pixels: red, green / blue, magenta quadrants.
+pub fn quadrants(n: usize, side: usize) -> Tensor {
+    let half = side / 2;
+    let mut v = vec![0f32; n * 3 * side * side];
+    for i in 0..n {
+        for y in 0..side {
+            for x in 0..side {
+                let q = (y >= half) as usize * 2 + (x >= half) as usize;
+                for ch in 0..3 {
+                    let on = QUADRANT_COLOURS[q][ch] == 255;
+                    v[((i * 3 + ch) * side + y) * side + x] = if on { 1.0 } else { 0.0 };
+                }
+            }
+        }
+    }
+    Tensor::from_vec(v, (n, 3, side, side), &Device::Cpu).expect("tensor")
+}
+
+/// `names` of `n` classes: `"class 0"`, `"class 1"`, …
+pub fn many_names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("class {i}")).collect()
+}
+
+impl Png {
+    /// The colour at `(x, y)`.
+    pub fn at(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = ((y * self.width + x) * 3) as usize;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+
+    /// Top-left corners `(x, y)` of the `size`×`size` squares fully of `colour`
+    /// whose left and upper neighbours are of another colour, row by row.
+    pub fn squares(&self, colour: [u8; 3], size: u32) -> Vec<(u32, u32)> {
+        let mut corners = Vec::new();
+        for y in 0..self.height.saturating_sub(size - 1) {
+            for x in 0..self.width.saturating_sub(size - 1) {
+                let starts = self.at(x, y) == colour
+                    && (x == 0 || self.at(x - 1, y) != colour)
+                    && (y == 0 || self.at(x, y - 1) != colour);
+                if starts
+                    && (0..size).all(|dy| (0..size).all(|dx| self.at(x + dx, y + dy) == colour))
+                {
+                    corners.push((x, y));
+                }
+            }
+        }
+        corners
+    }
+}

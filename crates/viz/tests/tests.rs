@@ -6,4 +6,6 @@ mod colour;
 mod determinism;
 mod errors;
 mod figures;
+mod many_classes;
 mod output;
+mod rgb;
