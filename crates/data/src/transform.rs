@@ -213,11 +213,6 @@ impl Resampler {
         }
     }
 
-    /// The `[channels, rows, cols]` of the images it resizes.
-    pub(crate) fn shape(&self) -> [usize; 3] {
-        self.shape
-    }
-
     /// Appends the resized `image` (CHW bytes of the resampler's shape) to `out`.
     pub(crate) fn resize_into(&self, image: &[u8], out: &mut Vec<u8>) {
         let [c, h, w] = self.shape;

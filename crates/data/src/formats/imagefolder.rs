@@ -28,6 +28,7 @@
 //! Decoding is bounded: image sides, the decoder's memory and the dataset's total size are
 //! limited, so a hostile file gives an error, never a huge allocation.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use image::{ColorType, DynamicImage, ImageEncoder};
@@ -202,6 +203,7 @@ pub fn read_image_folder(dir: &Path, options: &FolderOptions) -> Result<ImageFol
         total_pixels: 0,
         any_color: false,
         dir,
+        resamplers: HashMap::new(),
     };
     let train = loader.read_split(&train_dir, &classes, &mut warnings)?;
     let test = match &test_dir {
@@ -337,6 +339,8 @@ struct Loader<'a> {
     total_pixels: u64,
     any_color: bool,
     dir: &'a Path,
+    /// One resampler per image shape met, when resizing.
+    resamplers: HashMap<[usize; 3], Resampler>,
 }
 
 impl Loader<'_> {
@@ -347,7 +351,6 @@ impl Loader<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Vec<Decoded>> {
         let mut images = Vec::new();
-        let mut resamplers: Vec<Resampler> = Vec::new();
         for (label, class) in classes.iter().enumerate() {
             let class_dir = split_dir.join(class);
             let mut found = 0usize;
@@ -368,13 +371,10 @@ impl Loader<'_> {
                     Some(n) => {
                         if [h, w] != [n, n] {
                             let shape = [channels, h, w];
-                            let resampler = match resamplers.iter().find(|r| r.shape() == shape) {
-                                Some(r) => r,
-                                None => {
-                                    resamplers.push(Resampler::new(shape, n));
-                                    resamplers.last().expect("just pushed")
-                                }
-                            };
+                            let resampler = self
+                                .resamplers
+                                .entry(shape)
+                                .or_insert_with(|| Resampler::new(shape, n));
                             let mut out = Vec::with_capacity(channels * n * n);
                             resampler.resize_into(&pixels, &mut out);
                             pixels = out;
@@ -464,11 +464,14 @@ fn decode(path: &Path) -> Result<(Vec<u8>, usize, usize, usize)> {
             let size = open()
                 .ok()
                 .and_then(|r| r.into_dimensions().ok())
-                .map(|(w, h)| format!("{w}×{h} (width×height)"))
-                .unwrap_or_else(|| "too large".into());
+                .map(|(w, h)| format!("the image is {w}×{h} (width×height); "))
+                .unwrap_or_default();
             return Err(malformed(
                 path,
-                format!("the image is {size}; at most {MAX_SIDE}×{MAX_SIDE} pixels are accepted"),
+                format!(
+                    "{size}images of at most {MAX_SIDE}×{MAX_SIDE} pixels, decoded in at most {} MiB, are accepted",
+                    MAX_DECODE_BYTES >> 20
+                ),
             ));
         }
         Err(e) => return Err(malformed(path, format!("cannot decode the image: {e}"))),
