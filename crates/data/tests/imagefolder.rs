@@ -534,3 +534,15 @@ fn headers_claiming_huge_images_are_refused_without_allocating() {
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_link_loop_is_an_error_not_an_endless_walk() {
+    let dir = crate::tempdir();
+    gray_png(&dir.path().join("train/a/1.png"), 2, 2, 0);
+    let class = dir.path().join("train/a");
+    std::os::unix::fs::symlink(&class, class.join("again")).unwrap();
+    let (path, message) = read_err(dir.path(), &FolderOptions::default());
+    assert_eq!(path, class.join("again"));
+    assert!(message.contains("reached twice through links"), "{message}");
+}

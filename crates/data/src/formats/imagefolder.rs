@@ -20,9 +20,10 @@
 //! Where this reader is stricter than torchvision: a file with an image extension that does
 //! not decode is an error naming it (torchvision fails later, in the middle of training); an
 //! empty class folder, images of different sizes (unless [`FolderOptions::resize`] is set),
-//! more than [`MAX_CLASSES`] classes and images larger than
-//! [`MAX_SIDE`] on a side are errors. Folders whose name starts
-//! with a dot (`.ipynb_checkpoints`) are skipped with a warning instead of becoming classes.
+//! more than [`MAX_CLASSES`] classes and images larger than [`MAX_SIDE`] on a side are
+//! errors, and so is a folder reached twice through links (where torchvision would walk a
+//! link loop forever). Class folders whose name starts with a dot (`.ipynb_checkpoints`) are skipped
+//! with a warning instead of becoming classes.
 //! A file in the PNG, JPEG or BMP format is decoded as what its content is, whatever its
 //! extension says; other formats (`.gif`, `.webp`, `.tif` …) are skipped with a warning.
 //! Decoding is bounded: image sides, the decoder's memory and the dataset's total size are
@@ -52,7 +53,7 @@ pub const MAX_FOLDER_BYTES: u64 = 1 << 32;
 /// 16-bit channels.
 const MAX_DECODE_BYTES: u64 = (MAX_SIDE * MAX_SIDE * 8) as u64;
 
-/// How deep class folders may nest (a guard against link loops).
+/// How deep folders may nest inside a class folder.
 const MAX_DEPTH: usize = 32;
 
 /// The file name extensions read as images, lowercase.
@@ -105,6 +106,7 @@ impl ImageFormat {
     }
 }
 
+/// A [`DataError::Malformed`] for `path`.
 fn malformed(path: &Path, problem: impl Into<String>) -> DataError {
     DataError::Malformed {
         path: path.to_path_buf(),
@@ -112,6 +114,7 @@ fn malformed(path: &Path, problem: impl Into<String>) -> DataError {
     }
 }
 
+/// Maps an I/O error on `path` to [`DataError::Io`].
 fn io_error(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> DataError {
     let path = path.to_path_buf();
     move |source| DataError::Io {
@@ -216,11 +219,9 @@ pub fn read_image_folder(dir: &Path, options: &FolderOptions) -> Result<ImageFol
         let mut pixels = Vec::with_capacity(images.len() * channels * h * w);
         let mut labels = Vec::with_capacity(images.len());
         for image in images {
-            pixels.extend_from_slice(&image.pixels);
-            if image.channels < channels {
-                for _ in image.channels..channels {
-                    pixels.extend_from_slice(&image.pixels);
-                }
+            // A gray image in a color dataset: the one channel, replicated.
+            for _ in 0..channels / image.channels {
+                pixels.extend_from_slice(&image.pixels);
             }
             labels.push(image.label);
         }
@@ -276,11 +277,19 @@ fn class_files(class_dir: &Path) -> Result<Vec<PathBuf>> {
     // (folder path relative to the class folder, file name, full path)
     let mut files: Vec<(String, String, PathBuf)> = Vec::new();
     let mut pending = vec![(class_dir.to_path_buf(), String::new(), 0usize)];
+    let mut visited = std::collections::HashSet::new();
     while let Some((folder, relative, depth)) = pending.pop() {
+        let real = std::fs::canonicalize(&folder).map_err(io_error(&folder, "cannot resolve"))?;
+        if !visited.insert(real) {
+            return Err(malformed(
+                &folder,
+                "this folder is reached twice through links (a link loop?); remove the link",
+            ));
+        }
         if depth > MAX_DEPTH {
             return Err(malformed(
                 &folder,
-                format!("folders nest more than {MAX_DEPTH} deep (a link loop?)"),
+                format!("folders nest more than {MAX_DEPTH} deep"),
             ));
         }
         for entry in std::fs::read_dir(&folder).map_err(io_error(&folder, "cannot list"))? {
