@@ -491,3 +491,58 @@ fn the_writer_refuses_what_the_reader_could_not_read_back() {
     let two = Split::new(vec![0; 8], vec![0], [2, 2, 2]).unwrap();
     refuse(&two, &["a"], "images of 2×2×2");
 }
+
+#[test]
+fn headers_claiming_huge_images_are_refused_without_allocating() {
+    // PNG: the signature and an IHDR chunk for 60000×60000 RGB with a valid checksum.
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(60000u32.to_be_bytes());
+    ihdr.extend(60000u32.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    let mut crc = flate2::Crc::new();
+    crc.update(&ihdr);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(13u32.to_be_bytes());
+    png.extend(&ihdr);
+    png.extend(crc.sum().to_be_bytes());
+    // BMP: a file header and a 40-byte info header for 60000×60000 at 24 bits, no pixels.
+    let mut bmp = b"BM".to_vec();
+    bmp.extend(54u32.to_le_bytes());
+    bmp.extend([0; 4]);
+    bmp.extend(54u32.to_le_bytes());
+    bmp.extend(40u32.to_le_bytes());
+    bmp.extend(60000i32.to_le_bytes());
+    bmp.extend(60000i32.to_le_bytes());
+    bmp.extend(1u16.to_le_bytes());
+    bmp.extend(24u16.to_le_bytes());
+    bmp.extend([0; 24]);
+    for (name, bytes) in [("huge.png", png), ("huge.bmp", bmp)] {
+        let dir = crate::tempdir();
+        let path = dir.path().join("train/a").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let (at, message) = read_err(dir.path(), &FolderOptions::default());
+        assert_eq!(at, path);
+        assert!(
+            message.contains("images of at most 4096×4096 pixels, decoded in at most 128 MiB"),
+            "{message}"
+        );
+        // The BMP decoder reads the size from the header alone; the PNG decoder wants
+        // more than a header to tell it.
+        if name.ends_with("bmp") {
+            assert!(message.contains("60000×60000 (width×height)"), "{message}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_loop_is_an_error_not_an_endless_walk() {
+    let dir = crate::tempdir();
+    gray_png(&dir.path().join("train/a/1.png"), 2, 2, 0);
+    let class = dir.path().join("train/a");
+    std::os::unix::fs::symlink(&class, class.join("again")).unwrap();
+    let (path, message) = read_err(dir.path(), &FolderOptions::default());
+    assert_eq!(path, class.join("again"));
+    assert!(message.contains("reached twice through links"), "{message}");
+}

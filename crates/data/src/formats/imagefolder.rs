@@ -20,14 +20,16 @@
 //! Where this reader is stricter than torchvision: a file with an image extension that does
 //! not decode is an error naming it (torchvision fails later, in the middle of training); an
 //! empty class folder, images of different sizes (unless [`FolderOptions::resize`] is set),
-//! more than [`MAX_CLASSES`] classes and images larger than
-//! [`MAX_SIDE`] on a side are errors. Folders whose name starts
-//! with a dot (`.ipynb_checkpoints`) are skipped with a warning instead of becoming classes.
+//! more than [`MAX_CLASSES`] classes and images larger than [`MAX_SIDE`] on a side are
+//! errors, and so is a folder reached twice through links (where torchvision would walk a
+//! link loop forever). Class folders whose name starts with a dot (`.ipynb_checkpoints`) are skipped
+//! with a warning instead of becoming classes.
 //! A file in the PNG, JPEG or BMP format is decoded as what its content is, whatever its
 //! extension says; other formats (`.gif`, `.webp`, `.tif` …) are skipped with a warning.
 //! Decoding is bounded: image sides, the decoder's memory and the dataset's total size are
 //! limited, so a hostile file gives an error, never a huge allocation.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use image::{ColorType, DynamicImage, ImageEncoder};
@@ -51,7 +53,7 @@ pub const MAX_FOLDER_BYTES: u64 = 1 << 32;
 /// 16-bit channels.
 const MAX_DECODE_BYTES: u64 = (MAX_SIDE * MAX_SIDE * 8) as u64;
 
-/// How deep class folders may nest (a guard against link loops).
+/// How deep folders may nest inside a class folder.
 const MAX_DEPTH: usize = 32;
 
 /// The file name extensions read as images, lowercase.
@@ -104,6 +106,7 @@ impl ImageFormat {
     }
 }
 
+/// A [`DataError::Malformed`] for `path`.
 fn malformed(path: &Path, problem: impl Into<String>) -> DataError {
     DataError::Malformed {
         path: path.to_path_buf(),
@@ -111,6 +114,7 @@ fn malformed(path: &Path, problem: impl Into<String>) -> DataError {
     }
 }
 
+/// Maps an I/O error on `path` to [`DataError::Io`].
 fn io_error(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> DataError {
     let path = path.to_path_buf();
     move |source| DataError::Io {
@@ -202,6 +206,7 @@ pub fn read_image_folder(dir: &Path, options: &FolderOptions) -> Result<ImageFol
         total_pixels: 0,
         any_color: false,
         dir,
+        resamplers: HashMap::new(),
     };
     let train = loader.read_split(&train_dir, &classes, &mut warnings)?;
     let test = match &test_dir {
@@ -214,11 +219,9 @@ pub fn read_image_folder(dir: &Path, options: &FolderOptions) -> Result<ImageFol
         let mut pixels = Vec::with_capacity(images.len() * channels * h * w);
         let mut labels = Vec::with_capacity(images.len());
         for image in images {
-            pixels.extend_from_slice(&image.pixels);
-            if image.channels < channels {
-                for _ in image.channels..channels {
-                    pixels.extend_from_slice(&image.pixels);
-                }
+            // A gray image in a color dataset: the one channel, replicated.
+            for _ in 0..channels / image.channels {
+                pixels.extend_from_slice(&image.pixels);
             }
             labels.push(image.label);
         }
@@ -274,11 +277,19 @@ fn class_files(class_dir: &Path) -> Result<Vec<PathBuf>> {
     // (folder path relative to the class folder, file name, full path)
     let mut files: Vec<(String, String, PathBuf)> = Vec::new();
     let mut pending = vec![(class_dir.to_path_buf(), String::new(), 0usize)];
+    let mut visited = std::collections::HashSet::new();
     while let Some((folder, relative, depth)) = pending.pop() {
+        let real = std::fs::canonicalize(&folder).map_err(io_error(&folder, "cannot resolve"))?;
+        if !visited.insert(real) {
+            return Err(malformed(
+                &folder,
+                "this folder is reached twice through links (a link loop?); remove the link",
+            ));
+        }
         if depth > MAX_DEPTH {
             return Err(malformed(
                 &folder,
-                format!("folders nest more than {MAX_DEPTH} deep (a link loop?)"),
+                format!("folders nest more than {MAX_DEPTH} deep"),
             ));
         }
         for entry in std::fs::read_dir(&folder).map_err(io_error(&folder, "cannot list"))? {
@@ -337,6 +348,8 @@ struct Loader<'a> {
     total_pixels: u64,
     any_color: bool,
     dir: &'a Path,
+    /// One resampler per image shape met, when resizing.
+    resamplers: HashMap<[usize; 3], Resampler>,
 }
 
 impl Loader<'_> {
@@ -347,7 +360,6 @@ impl Loader<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Vec<Decoded>> {
         let mut images = Vec::new();
-        let mut resamplers: Vec<Resampler> = Vec::new();
         for (label, class) in classes.iter().enumerate() {
             let class_dir = split_dir.join(class);
             let mut found = 0usize;
@@ -368,13 +380,10 @@ impl Loader<'_> {
                     Some(n) => {
                         if [h, w] != [n, n] {
                             let shape = [channels, h, w];
-                            let resampler = match resamplers.iter().find(|r| r.shape() == shape) {
-                                Some(r) => r,
-                                None => {
-                                    resamplers.push(Resampler::new(shape, n));
-                                    resamplers.last().expect("just pushed")
-                                }
-                            };
+                            let resampler = self
+                                .resamplers
+                                .entry(shape)
+                                .or_insert_with(|| Resampler::new(shape, n));
                             let mut out = Vec::with_capacity(channels * n * n);
                             resampler.resize_into(&pixels, &mut out);
                             pixels = out;
@@ -464,11 +473,14 @@ fn decode(path: &Path) -> Result<(Vec<u8>, usize, usize, usize)> {
             let size = open()
                 .ok()
                 .and_then(|r| r.into_dimensions().ok())
-                .map(|(w, h)| format!("{w}×{h} (width×height)"))
-                .unwrap_or_else(|| "too large".into());
+                .map(|(w, h)| format!("the image is {w}×{h} (width×height); "))
+                .unwrap_or_default();
             return Err(malformed(
                 path,
-                format!("the image is {size}; at most {MAX_SIDE}×{MAX_SIDE} pixels are accepted"),
+                format!(
+                    "{size}images of at most {MAX_SIDE}×{MAX_SIDE} pixels, decoded in at most {} MiB, are accepted",
+                    MAX_DECODE_BYTES >> 20
+                ),
             ));
         }
         Err(e) => return Err(malformed(path, format!("cannot decode the image: {e}"))),
