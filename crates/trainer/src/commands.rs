@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use candle_core::Device;
-use convlens_data::{Archive, Dataset, DatasetId, Locator, ReadOptions, DATASETS};
+use convlens_data::{Archive, Dataset, DatasetId, Locator, ReadOptions, Split, DATASETS};
 use convlens_model::{Backend, NetConfig, Network};
 use convlens_train::{evaluate, files, ConsoleProgress, RunDir, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
@@ -250,6 +250,20 @@ pub fn open_run(
     Ok((config, network, data))
 }
 
+/// The images a run is evaluated on: the test split, or for data without one (an image
+/// folder without `test/` or `val/`) the images the run held out of the training set.
+pub fn evaluation_split(config: &convlens_train::RunConfig, data: &Dataset) -> Result<Split> {
+    if !data.test.is_empty() {
+        return Ok(data.test.clone());
+    }
+    match config.config.holdout {
+        Some(n) => Ok(data.holdout(n, config.config.seed)?.1),
+        None => anyhow::bail!(
+            "the run's dataset has no test split and the run held no images out (--holdout)"
+        ),
+    }
+}
+
 /// Fails unless `data` holds the files and classes `config.json` records: the run's class
 /// names index its labels and its network has one output per class.
 fn check_same_data(run: &Path, config: &convlens_train::RunConfig, data: &Dataset) -> Result<()> {
@@ -345,8 +359,8 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     }
     let (config, network, data) = open_run(&args.run, args.data_dir.clone())?;
     let test = match args.limit {
-        Some(n) => data.test.first(n),
-        None => data.test.clone(),
+        Some(n) => evaluation_split(&config, &data)?.first(n),
+        None => evaluation_split(&config, &data)?,
     };
     let e = evaluate(&network, &test, data.classes(), &Device::Cpu)?;
     let names = &config.dataset.class_names;

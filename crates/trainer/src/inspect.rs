@@ -44,8 +44,8 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     std::fs::create_dir_all(&out)
         .with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
     let test = match args.limit {
-        Some(n) => data.test.first(n),
-        None => data.test.clone(),
+        Some(n) => crate::commands::evaluation_split(&config, &data)?.first(n),
+        None => crate::commands::evaluation_split(&config, &data)?,
     };
     let layers: Vec<&str> = if args.layers.is_empty() {
         CONV_STAGE.to_vec()
@@ -161,12 +161,13 @@ fn draw_all(
             .find(|(n, _)| n == param)
             .map(|(_, v)| v.as_tensor().clone())
             .with_context(|| format!("the network has no {param}"))?;
-        viz::draw_filters(
-            layer,
-            &weight,
-            viz::DEFAULT_MAX_FILTERS,
-            &put(&format!("filters_{layer}.png")),
-        )?;
+        let path = put(&format!("filters_{layer}.png"));
+        if layer == "conv1" {
+            // Per input channel, plus an RGB composite for colour data.
+            viz::draw_input_filters(layer, &weight, viz::DEFAULT_MAX_FILTERS, &path)?;
+        } else {
+            viz::draw_filters(layer, &weight, viz::DEFAULT_MAX_FILTERS, &path)?;
+        }
     }
 
     // Predictions over the test images, and the shown images.
@@ -196,7 +197,8 @@ fn draw_all(
             .filter_map(|n| recorded.iter().find(|(l, _)| l == n).cloned())
             .collect()
     };
-    viz::draw_feature_maps(
+    viz::draw_feature_maps_with_input(
+        &x,
         &pick(layers),
         &captions,
         &format!("{title}: feature maps of {} test images", shown.len()),
