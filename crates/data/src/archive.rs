@@ -478,11 +478,11 @@ impl Locator {
         if !downloads.is_empty() {
             match (&self.cache_dir, self.download) {
                 (Some(cache), true) => {
-                    let dir = cache.join(archive.name());
+                    // Into the first layout's folder, where the next search finds it.
+                    let layout = archive.layouts().remove(0);
+                    let dir = cache.join(archive.name()).join(layout.folder);
                     match self.download_files(&dir, &downloads) {
                         Ok(()) => {
-                            let layout = archive.layouts().remove(0);
-                            let dir = dir.join(layout.folder);
                             return Ok(FoundArchive {
                                 origin: Origin::Downloaded,
                                 dir,

@@ -6,6 +6,13 @@
 //!   panics on any input.
 //! - [`DatasetId`] / [`DATASETS`]: `mnist`, `fashion-mnist`, `kmnist` with class names,
 //!   mirrors and checksums, plus `idx:<DIR>` for any folder of IDX files.
+//! - [`Archive`]: `cifar10`, `cifar100`, `svhn`, `stl10`, `usps`, `emnist-<split>`,
+//!   `qmnist` from the files torchvision leaves under its root, checked against the
+//!   published MD5s; `imagefolder:<DIR>` for torchvision's `ImageFolder` layout. Their
+//!   readers (and writers, for tests) are in [`formats`]: a pickle reader that executes
+//!   nothing, MATLAB v5, the binary and libsvm layouts, images through the `image` crate.
+//!   [`ReadOptions`] chooses CIFAR-100's label set, allows unverified copies, and resizes or
+//!   converts to grayscale at load ([`transform`], as torchvision computes them).
 //! - [`Locator`]: finds the data — a folder the caller names, `$CONVLENS_DATA`, the cache, system folders
 //!   such as `/usr/share/datasets/fashion-mnist` — or downloads it, verified, into the cache.
 //! - [`Dataset`] / [`Split`]: images stay `u8` in memory and become `f32` in `[0, 1]` one
