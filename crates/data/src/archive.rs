@@ -381,6 +381,10 @@ fn existing(folder: &Path, name: &str) -> Option<PathBuf> {
     alternative.is_file().then_some(alternative)
 }
 
+/// What [`Locator::find_archive`] found: the folder, how it was found and its layout
+/// (`python pickles`, `binary`, …), or one line per place looked at.
+pub type Search = std::result::Result<(PathBuf, Origin, &'static str), Vec<String>>;
+
 impl Locator {
     fn archive_roots(&self, archive: &Archive) -> Vec<(Origin, PathBuf)> {
         let name = archive.name();
@@ -407,10 +411,7 @@ impl Locator {
 
     /// Looks for an [`Archive`] dataset without downloading: the folder, how it was found
     /// and its layout (`python pickles`, `binary`, …), or a line per place looked at.
-    pub fn find_archive(
-        &self,
-        archive: &Archive,
-    ) -> Result<std::result::Result<(PathBuf, Origin, &'static str), Vec<String>>> {
+    pub fn find_archive(&self, archive: &Archive) -> Result<Search> {
         Ok(self
             .search_archive(archive)?
             .map(|found| (found.dir, found.origin, found.layout.kind)))

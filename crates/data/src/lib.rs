@@ -61,7 +61,7 @@ pub mod synthetic_colour;
 pub mod transform;
 mod verify;
 
-pub use archive::{Archive, LabelSet, ReadOptions};
+pub use archive::{Archive, LabelSet, ReadOptions, Search};
 pub use dataset::{Dataset, Provenance, Split};
 pub use download::download_verified;
 pub use error::{DataError, Hint, IdxDefect, Result};

@@ -397,6 +397,8 @@ fn resume_compares_the_backend_and_the_content_of_files_not_their_paths() {
     assert_eq!(saved.config.backend, Backend::Fast);
     assert_eq!(saved.init_md5.as_deref().map(str::len), Some(32));
 
+    // The closure returns the library's own error type as it is.
+    #[allow(clippy::result_large_err)]
     let resume = |config: TrainConfig, data: &Dataset| {
         let mut trainer = Trainer::new(config, data, &Device::Cpu).unwrap();
         trainer.resume(&RunDir::open(run.path(), true).unwrap())
