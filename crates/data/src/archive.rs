@@ -450,11 +450,12 @@ impl Locator {
         if !downloads.is_empty() {
             match (&self.cache_dir, self.download) {
                 (Some(cache), true) => {
-                    let dir = cache.join(archive.name());
+                    // Into the first layout's folder (QMNIST's `QMNIST/raw`), where the
+                    // files are then read and where later searches of the cache find them.
+                    let layout = archive.layouts().remove(0);
+                    let dir = cache.join(archive.name()).join(layout.folder);
                     match self.download_files(&dir, &downloads) {
                         Ok(()) => {
-                            let layout = archive.layouts().remove(0);
-                            let dir = dir.join(layout.folder);
                             return Ok(FoundArchive {
                                 origin: Origin::Downloaded,
                                 dir,
