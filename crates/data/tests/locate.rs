@@ -59,9 +59,16 @@ fn names_parse_and_unknown_names_list_the_choices() {
         "idx:/x/y".parse::<DatasetId>().unwrap(),
         DatasetId::Idx("/x/y".into())
     );
-    let err = "cifar10".parse::<DatasetId>().unwrap_err().to_string();
+    assert_eq!(
+        "CIFAR10".parse::<DatasetId>().unwrap(),
+        DatasetId::Archive(convlens_data::Archive::Cifar10)
+    );
+    let err = "cifar".parse::<DatasetId>().unwrap_err().to_string();
     assert!(
-        err.contains("cifar10") && err.contains("fashion-mnist") && err.contains("idx:<DIR>"),
+        err.starts_with("unknown dataset 'cifar'")
+            && err.contains("cifar10")
+            && err.contains("fashion-mnist")
+            && err.contains("idx:<DIR>"),
         "{err}"
     );
     assert!("idx:".parse::<DatasetId>().is_err());
