@@ -21,7 +21,8 @@ enum Task {
     Figures(figures::Args),
     /// Measure training throughput: our kernels, stock candle ops, and PyTorch.
     Bench(bench::Args),
-    /// Write a synthetic IDX dataset (ten classes of shapes) into a folder.
+    /// Write a synthetic dataset (ten classes of shapes) into a folder, in IDX or any
+    /// torchvision layout (`--format`).
     Synthetic(synthetic::Args),
     /// Time the README's quick-start commands from a fresh clone with an empty target folder.
     BuildTime(build_time::Args),

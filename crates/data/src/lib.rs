@@ -21,6 +21,8 @@
 //! - [`Sampler`]: sequential, shuffled, or class-balanced with replacement, each epoch a
 //!   pure function of `(seed, epoch)`.
 //! - [`synthetic`]: ten classes of shapes, for tests and quick runs, and broken files.
+//! - [`synthetic_formats`]: the same shapes written in every layout above (CIFAR, SVHN,
+//!   STL-10, USPS, EMNIST, QMNIST, image folders), where torchvision looks for them.
 //!
 //! ```
 //! use convlens_data::{synthetic, Dataset, DatasetId, Locator, Sampler, SamplerKind};
@@ -58,6 +60,7 @@ mod registry;
 mod sampler;
 pub mod synthetic;
 pub mod synthetic_colour;
+pub mod synthetic_formats;
 pub mod transform;
 mod verify;
 

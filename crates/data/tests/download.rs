@@ -14,7 +14,7 @@ use convlens_data::{
 
 /// How the server answers one path.
 #[derive(Clone)]
-enum Reply {
+pub enum Reply {
     /// The whole body.
     Body(Vec<u8>),
     /// Declares the whole body's length, sends half of it, then closes the connection.
@@ -23,7 +23,7 @@ enum Reply {
 
 /// Serves `routes` on 127.0.0.1 (an ephemeral port) for at most `connections` connections;
 /// anything else gets 404. Returns the base URL.
-fn serve(routes: HashMap<String, Reply>, connections: usize) -> String {
+pub fn serve(routes: HashMap<String, Reply>, connections: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let routes = Arc::new(routes);

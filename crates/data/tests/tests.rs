@@ -1,6 +1,7 @@
 //! Integration tests of convlens-data, one module per topic.
 
 mod alloc;
+mod archives;
 mod cifar;
 mod download;
 mod emnist;
