@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use convlens_data::synthetic::{write_synthetic, SyntheticConfig};
+use convlens_data::synthetic_formats::{write_synthetic_format, SyntheticFormat};
 use convlens_train::{EpochRecord, RunDir};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,6 +36,27 @@ struct Documented {
     name: &'static str,
     dataset: String,
     epochs: usize,
+    /// Where the run's data is, when not where the trainer finds it by name.
+    data_dir: Option<PathBuf>,
+    /// The data is not the published files (synthetic data in a published layout).
+    unverified: bool,
+}
+
+/// The name of the colour run: synthetic shapes written as torchvision's CIFAR-10 folder.
+pub const COLOUR_RUN: &str = "synthetic-colour";
+
+/// Writes synthetic colour shapes in CIFAR-10's Python layout under `root` and returns the
+/// documented run that trains on them: the colour path end to end (pickles, an adapted
+/// network with 3 input channels and fc1 440 → 60, colour figures).
+fn colour_run(root: &Path, train: usize, test: usize, epochs: usize) -> Result<Documented> {
+    let written = write_synthetic_format(root, SyntheticFormat::Cifar10Python, train, test, 0)?;
+    Ok(Documented {
+        name: COLOUR_RUN,
+        dataset: written.dataset,
+        epochs,
+        data_dir: Some(written.data_dir),
+        unverified: written.unverified,
+    })
 }
 
 /// What a pipeline run wrote.
@@ -78,11 +100,16 @@ pub fn pipeline(args: &Args) -> Result<Written> {
                 ..SyntheticConfig::default()
             },
         )?;
-        let runs = vec![Documented {
-            name: "synthetic",
-            dataset: format!("idx:{}", data.display()),
-            epochs: 3,
-        }];
+        let runs = vec![
+            Documented {
+                name: "synthetic",
+                dataset: format!("idx:{}", data.display()),
+                epochs: 3,
+                data_dir: None,
+                unverified: false,
+            },
+            colour_run(&work.join("colour"), 1000, 200, 2)?,
+        ];
         (
             args.out.clone().unwrap_or_else(|| work.join("results")),
             work,
@@ -94,12 +121,22 @@ pub fn pipeline(args: &Args) -> Result<Written> {
                 name: "mnist",
                 dataset: "mnist".into(),
                 epochs: 20,
+                data_dir: None,
+                unverified: false,
             },
             Documented {
                 name: "fashion-mnist",
                 dataset: "fashion-mnist".into(),
                 epochs: 20,
+                data_dir: None,
+                unverified: false,
             },
+            colour_run(
+                &root.join("target/xtask/data/synthetic-colour"),
+                5000,
+                1000,
+                10,
+            )?,
         ];
         (
             args.out.clone().unwrap_or_else(|| root.join("results")),
@@ -126,9 +163,11 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             run_dir.display()
         );
         reset_peak_rss();
+        let data_dir = run.data_dir.clone().or_else(|| args.data_dir.clone());
         trainer::commands::train(&TrainArgs {
             dataset: run.dataset.clone(),
-            data_dir: args.data_dir.clone(),
+            data_dir: data_dir.clone(),
+            unverified: run.unverified,
             epochs: run.epochs,
             out: Some(run_dir.clone()),
             ..TrainArgs::default()
@@ -141,7 +180,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             images: 10,
             layers: Vec::new(),
             out: Some(figures.clone()),
-            data_dir: args.data_dir.clone(),
+            data_dir,
             limit: None,
         })?;
         for name in ["history.json", "history.csv"] {
@@ -164,6 +203,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
     if !args.quick && args.out.is_none() {
         let metrics = read_metrics(&metrics_path)?;
         crate::readme::update(&root, "results", &crate::readme::results_block(&metrics))?;
+        crate::readme::update(&root, "colour", &crate::readme::colour_block(&metrics))?;
         std::fs::copy(
             out.join("mnist/architecture.png"),
             out.join("architecture.png"),

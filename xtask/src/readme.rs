@@ -21,6 +21,31 @@ fn num(v: f64) -> String {
     format!("{v:.4}")
 }
 
+/// The colour block: the synthetic colour run's numbers (or a line saying there is none).
+pub fn colour_block(metrics: &Metrics) -> String {
+    let Some(m) = metrics.get(crate::figures::COLOUR_RUN) else {
+        return "No colour run in results/metrics.json yet: run `cargo xtask figures`.\n".into();
+    };
+    let epochs = m.epochs.max(1) as f64;
+    format!(
+        "| synthetic colour shapes (CIFAR-10 layout, 3×32×32) | |\n|---|---:|\n\
+         | test images | {} |\n\
+         | epochs | {} |\n\
+         | final train accuracy | {} |\n\
+         | final validation accuracy | {} |\n\
+         | test accuracy | {} |\n\
+         | training time | {:.1} s ({:.2} s per epoch, {} cores) |\n",
+        m.test.images,
+        m.epochs,
+        pct(m.last.train_accuracy),
+        pct(m.last.val_accuracy),
+        pct(m.test.accuracy),
+        m.seconds.total,
+        m.seconds.total / epochs,
+        m.machine.cores,
+    )
+}
+
 /// The results block: headline table, per-class accuracy, activation statistics.
 pub fn results_block(metrics: &Metrics) -> String {
     let runs: Vec<(&str, &RunMetrics)> = ["mnist", "fashion-mnist"]
@@ -282,6 +307,11 @@ mod tests {
             block("results"),
             results_block(&metrics),
             "README results block is stale: run cargo xtask figures"
+        );
+        assert_eq!(
+            block("colour"),
+            colour_block(&metrics),
+            "README colour block is stale: run cargo xtask figures"
         );
         let bench = read_bench();
         assert_eq!(

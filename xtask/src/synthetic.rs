@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Layout: idx, cifar10-python, cifar10-binary, cifar100-python, cifar100-binary, svhn,
-    /// stl10, usps, emnist-<split>, qmnist, imagefolder-png, imagefolder-jpeg,
+    /// stl10, usps, emnist-SPLIT, qmnist, imagefolder-png, imagefolder-jpeg,
     /// imagefolder-bmp, or all (each in a sub-folder named after it).
     #[arg(long, default_value = "idx")]
     pub format: String,

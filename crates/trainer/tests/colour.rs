@@ -6,9 +6,11 @@ use std::process::Output;
 
 mod support;
 
+use convlens_data::formats::mat::{write_mat, MatArray};
 use convlens_data::formats::{cifar, imagefolder, usps};
 use convlens_data::synthetic::{generate, SHAPE_NAMES};
 use convlens_data::synthetic_colour::colour_dataset;
+use convlens_data::synthetic_formats::{write_synthetic_format, SyntheticFormat};
 use convlens_data::Split;
 use support::{stderr, trainer};
 
@@ -119,6 +121,72 @@ fn a_cifar10_folder_trains_evaluates_and_draws_in_colour() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["images"], 100);
 
+    // The adapted network's weights start another run (--init), and evaluate as they were.
+    let weights = out.join("model.safetensors").display().to_string();
+    let second = root.path().join("second").display().to_string();
+    let o = run(&[
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        &data_dir,
+        "--unverified",
+        "--epochs",
+        "1",
+        "--init",
+        &weights,
+        "--out",
+        &second,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let started: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(Path::new(&second).join("history.json")).unwrap())
+            .unwrap();
+    let loss = |h: &serde_json::Value| h["train_loss"].as_f64().unwrap();
+    assert!(
+        loss(&started[0]) < loss(&history[0]),
+        "a run from the trained weights starts where the first left off: {} vs {}",
+        loss(&started[0]),
+        loss(&history[0])
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(Path::new(&second).join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["init_md5"].as_str().map(str::len), Some(32));
+    // Weights of another shape (the 1-channel MNIST network) are refused naming the tensor.
+    let (_d, mnist_like) = support::synthetic_data(200, 50);
+    let gray = root.path().join("gray").display().to_string();
+    let o = run(&[
+        "train",
+        "--dataset",
+        &mnist_like,
+        "--epochs",
+        "1",
+        "--out",
+        &gray,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let gray_weights = Path::new(&gray)
+        .join("model.safetensors")
+        .display()
+        .to_string();
+    let third = root.path().join("third").display().to_string();
+    fails_with(
+        &run(&[
+            "train",
+            "--dataset",
+            "cifar10",
+            "--data-dir",
+            &data_dir,
+            "--unverified",
+            "--init",
+            &gray_weights,
+            "--out",
+            &third,
+        ]),
+        &["conv1.weight", "[3, 1, 3, 3]", "[3, 3, 3, 3]"],
+    );
+
     let figures = root.path().join("figures");
     let o = run(&[
         "inspect",
@@ -223,4 +291,147 @@ fn an_image_folder_without_a_test_split_needs_holdout() {
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["images"], 40);
+}
+
+/// Writes `format`'s synthetic files under a fresh folder, lets `break_it` damage them, and
+/// runs `trainer train` on them: it must exit with code 2 and one error naming every
+/// needle, and leave no run behind.
+fn refused(
+    format: SyntheticFormat,
+    break_it: impl FnOnce(&Path),
+    extra: &[&str],
+    needles: &[&str],
+) {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let written = write_synthetic_format(&data, format, 20, 10, 0).unwrap();
+    break_it(&data);
+    let out = root.path().join("run");
+    let mut args = vec!["train".to_string(), "--epochs".into(), "1".into()];
+    args.extend(written.train_args());
+    args.extend(["--out".to_string(), out.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = trainer().args(&args).output().unwrap();
+    fails_with(&o, needles);
+    assert_eq!(
+        stderr(&o).trim_end().lines().count(),
+        1,
+        "one line: {}",
+        stderr(&o)
+    );
+    assert!(
+        !out.join("config.json").exists(),
+        "{format:?}: a run was started"
+    );
+}
+
+#[test]
+fn broken_files_of_every_layout_are_refused_naming_the_file() {
+    // A pickle that would run a shell command: refused, never run.
+    let marker = std::env::temp_dir().join(format!("convlens-pwned-{}", std::process::id()));
+    let command = format!("touch {}", marker.display());
+    refused(
+        SyntheticFormat::Cifar10Python,
+        |d| {
+            let mut evil = b"\x80\x02cos\nsystem\nq\x00X".to_vec();
+            evil.extend((command.len() as u32).to_le_bytes());
+            evil.extend(command.as_bytes());
+            evil.extend(b"q\x01\x85q\x02Rq\x03.");
+            std::fs::write(d.join("cifar-10-batches-py/data_batch_1"), evil).unwrap();
+        },
+        &[],
+        &["data_batch_1", "os.system"],
+    );
+    assert!(!marker.exists(), "the pickle's command ran");
+    // A pickle with an opcode these files never use (PERSID).
+    refused(
+        SyntheticFormat::Cifar10Python,
+        |d| std::fs::write(d.join("cifar-10-batches-py/test_batch"), b"\x80\x02P0\n.").unwrap(),
+        &[],
+        &["test_batch"],
+    );
+    // A truncated STL-10 image file.
+    refused(
+        SyntheticFormat::Stl10,
+        |d| {
+            let path = d.join("stl10_binary/train_X.bin");
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
+        },
+        &[],
+        &["train_X.bin"],
+    );
+    // A MATLAB file without X.
+    refused(
+        SyntheticFormat::Svhn,
+        |d| {
+            let y = MatArray::uint8("y", &[3, 1], vec![1, 2, 3]).unwrap();
+            write_mat(&d.join("train_32x32.mat"), &[y], true).unwrap();
+        },
+        &[],
+        &["train_32x32.mat", "X"],
+    );
+    // A libsvm line that is not `label index:value …`.
+    refused(
+        SyntheticFormat::Usps,
+        |d| std::fs::write(d.join("usps.t.bz2"), usps::bzip2(b"3 1:0.5 2:oops\n")).unwrap(),
+        &["--resize", "28"],
+        &["usps.t.bz2", "line 1"],
+    );
+    // Labels out of range in a CIFAR-10 binary file (label byte 10 of 0..=9).
+    refused(
+        SyntheticFormat::Cifar10Binary,
+        |d| {
+            let path = d.join("cifar-10-batches-bin/test_batch.bin");
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[0] = 10;
+            std::fs::write(&path, bytes).unwrap();
+        },
+        &[],
+        &["test_batch.bin", "10"],
+    );
+    // An image folder: a corrupt PNG, an empty class folder, images of two sizes.
+    let png = SyntheticFormat::ImageFolder(imagefolder::ImageFormat::Png);
+    let first_png = |d: &Path| {
+        let class = d.join("train/disc");
+        let mut files: Vec<_> = std::fs::read_dir(&class)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files.remove(0)
+    };
+    refused(
+        png,
+        |d| std::fs::write(first_png(d), b"\x89PNG\r\n\x1a\n broken").unwrap(),
+        &[],
+        &["train/disc", ".png"],
+    );
+    refused(
+        png,
+        |d| {
+            std::fs::create_dir(d.join("train/zigzag")).unwrap();
+            std::fs::create_dir(d.join("test/zigzag")).unwrap();
+        },
+        &[],
+        &["zigzag"],
+    );
+    refused(
+        png,
+        |d| {
+            let (big, _) = colour_dataset(60, 1, 40, 9).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            imagefolder::write_image_folder(
+                dir.path(),
+                &big,
+                None,
+                &names(),
+                imagefolder::ImageFormat::Png,
+            )
+            .unwrap();
+            std::fs::copy(first_png(dir.path()), first_png(d)).unwrap();
+        },
+        &[],
+        &["resize"],
+    );
 }

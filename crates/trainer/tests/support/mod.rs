@@ -21,7 +21,6 @@ pub fn stderr(o: &Output) -> String {
 
 /// A synthetic dataset of `train` and `test` images in a temporary folder, and its
 /// `idx:` name.
-#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub fn synthetic_data(train: usize, test: usize) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     write_synthetic(
