@@ -114,7 +114,7 @@ pub struct BenchReport {
     /// Classes of the network (outputs of fc2); absent in files of the MNIST-only benchmark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<usize>,
-    /// The training images: `MNIST`, `synthetic colour shapes`, ….
+    /// The training images: `MNIST training images`, `synthetic colour shapes`, ….
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     /// The cost of hooked forward passes (measured on the default input only).
@@ -194,7 +194,7 @@ pub struct HookCost {
 
 /// The training images of one benchmark and where PyTorch reads them.
 struct BenchData {
-    /// `MNIST`, `synthetic colour shapes`, ….
+    /// `MNIST training images`, `synthetic colour shapes`, ….
     name: &'static str,
     /// The first N training images.
     train: Split,
@@ -219,7 +219,7 @@ fn bench_data(args: &Args, root: &Path) -> Result<BenchData> {
             .with_context(|| format!("--data-dir {}", dir.display()))?;
         let train = data.train.first(args.images);
         return Ok(BenchData {
-            name: "MNIST",
+            name: "MNIST training images",
             train,
             dir,
             _written: None,

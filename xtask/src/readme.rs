@@ -1,5 +1,6 @@
-//! The README's generated blocks: tables rendered from `results/metrics.json` and
-//! `results/bench.json`, between `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers.
+//! The README's generated blocks: tables rendered from `results/metrics.json`,
+//! `results/bench.json` and `results/bench-CxHxW.json` (a block `bench-CxHxW` each, where the
+//! README has one), between `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers.
 //! `cargo xtask figures` and `cargo xtask bench` rewrite them; tests fail when they are stale.
 
 use std::path::Path;
@@ -308,7 +309,7 @@ mod tests {
 
     /// The names of the README's `<!-- bench-…:begin -->` blocks, one per results file
     /// `results/bench-….json` of another input shape.
-    pub fn shape_bench_blocks(readme: &str) -> Vec<String> {
+    fn shape_bench_blocks(readme: &str) -> Vec<String> {
         readme
             .match_indices("<!-- bench-")
             .filter_map(|(i, _)| {
@@ -412,7 +413,7 @@ mod tests {
         assert!(mnist.contains(" MNIST training images per measurement"));
         bench.input = Some([1, 28, 28]);
         bench.classes = Some(10);
-        bench.data = Some("MNIST".into());
+        bench.data = Some("MNIST training images".into());
         assert_eq!(bench_block(&bench), mnist);
         bench.input = Some([3, 32, 32]);
         bench.data = Some("synthetic colour shapes".into());
