@@ -1,5 +1,6 @@
-//! The README's generated blocks: tables rendered from `results/metrics.json` and
-//! `results/bench.json`, between `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers.
+//! The README's generated blocks: tables rendered from `results/metrics.json`,
+//! `results/bench.json` and `results/bench-CxHxW.json` (a block `bench-CxHxW` each, where the
+//! README has one), between `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers.
 //! `cargo xtask figures` and `cargo xtask bench` rewrite them; tests fail when they are stale.
 
 use std::path::Path;
@@ -186,8 +187,18 @@ pub fn bench_block(bench: &BenchReport) -> String {
         .iter()
         .find(|f| f.starts_with("PyTorch"))
         .copied();
+    let input = bench.input_shape();
+    let default_input = input == crate::bench::InputShape::DEFAULT;
+    let title = if default_input {
+        "training throughput, images/s".to_string()
+    } else {
+        format!(
+            "training throughput on {}, images/s",
+            input.to_string().replace('x', "×")
+        )
+    };
     let mut s = format!(
-        "| training throughput, images/s | {} |\n|---|{}\n",
+        "| {title} | {} |\n|---|{}\n",
         sizes
             .iter()
             .map(|b| format!("batch {b}"))
@@ -211,11 +222,35 @@ pub fn bench_block(bench: &BenchReport) -> String {
     if let Some(note) = &bench.pytorch {
         s.push_str(&format!("\nPyTorch: {note}.\n"));
     }
+    let images = if default_input && bench.classes.unwrap_or(10) == 10 {
+        format!("{} MNIST training images", bench.images)
+    } else {
+        let [c, h, w] = input.dims();
+        format!(
+            "{} {} of {c}×{h}×{w} ({} classes)",
+            bench.images,
+            bench.data.as_deref().unwrap_or("MNIST training images"),
+            bench.classes.unwrap_or(10)
+        )
+    };
     s.push_str(&format!(
-        "\n{} MNIST training images per measurement, SGD lr 0.1, after 20 warm-up batches; measured on {}.\n",
-        bench.images,
+        "\n{images} per measurement, SGD lr 0.1, after 20 warm-up batches; measured on {}.\n",
         describe_machine(&bench.machine)
     ));
+    let fallbacks: Vec<String> = bench
+        .kernels
+        .iter()
+        .filter_map(|k| {
+            let why = k.fallback.as_ref()?;
+            Some(format!("{} runs {} (not {why})", k.layer, k.path))
+        })
+        .collect();
+    if !fallbacks.is_empty() {
+        s.push_str(&format!(
+            "On this input convlens' {}.\n",
+            fallbacks.join("; ")
+        ));
+    }
     s
 }
 
@@ -239,6 +274,14 @@ pub fn replace_block(text: &str, name: &str, content: &str) -> Result<String> {
         .map(|j| i + j)
         .with_context(|| format!("README.md has no {end} marker"))?;
     Ok(format!("{}{begin}\n{content}{}", &text[..i], &text[j..]))
+}
+
+/// Whether the README at `root` has a `<!-- name:begin -->` marker.
+pub fn has_block(root: &Path, name: &str) -> Result<bool> {
+    let path = root.join("README.md");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.contains(&format!("<!-- {name}:begin -->")))
 }
 
 /// Rewrites one block of the README at `root`.
@@ -289,6 +332,18 @@ mod tests {
         assert_eq!(again, text);
     }
 
+    /// The names of the README's `<!-- bench-…:begin -->` blocks, one per results file
+    /// `results/bench-….json` of another input shape.
+    fn shape_bench_blocks(readme: &str) -> Vec<String> {
+        readme
+            .match_indices("<!-- bench-")
+            .filter_map(|(i, _)| {
+                let (name, _) = readme[i + "<!-- ".len()..].split_once(":begin -->")?;
+                (!name.contains(|c: char| c.is_whitespace() || c == ':')).then(|| name.to_string())
+            })
+            .collect()
+    }
+
     fn block(name: &str) -> String {
         let text = std::fs::read_to_string(root().join("README.md")).unwrap();
         let begin = format!("<!-- {name}:begin -->\n");
@@ -324,6 +379,20 @@ mod tests {
             crate::bench::hooks_block(&bench),
             "README hooks block is stale: run cargo xtask bench"
         );
+        let text = std::fs::read_to_string(root().join("README.md")).unwrap();
+        for name in shape_bench_blocks(&text) {
+            let path = root().join(format!("results/{name}.json"));
+            let bench: BenchReport = serde_json::from_str(
+                &std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(
+                block(&name),
+                bench_block(&bench),
+                "README {name} block is stale: run cargo xtask bench --input …"
+            );
+        }
         let build_time: crate::build_time::BuildTime = serde_json::from_slice(
             &std::fs::read(root().join("results/build-time.json"))
                 .expect("results/build-time.json"),
@@ -352,6 +421,45 @@ mod tests {
             }
         }
         assert!(count >= 10, "the README shows only {count} figures");
+    }
+
+    #[test]
+    fn shape_bench_blocks_are_found_by_their_begin_markers() {
+        let text = "<!-- bench:begin -->\n<!-- bench:end -->\n<!-- bench-3x32x32:begin -->\nx\n\
+                    <!-- bench-3x32x32:end -->\n<!-- bench-3x96x96-100classes:begin -->\n";
+        assert_eq!(
+            shape_bench_blocks(text),
+            ["bench-3x32x32", "bench-3x96x96-100classes"]
+        );
+        assert!(shape_bench_blocks("<!-- bench-x:end --> <!-- hooks:begin -->").is_empty());
+    }
+
+    /// The block of another input shape names the shape, the data, the classes and the
+    /// kernel paths that differ from MNIST's; the MNIST block stays as it was.
+    #[test]
+    fn bench_block_of_another_input() {
+        let mut bench = read_bench();
+        let mnist = bench_block(&bench);
+        assert!(mnist.contains(" MNIST training images per measurement"));
+        bench.input = Some([1, 28, 28]);
+        bench.classes = Some(10);
+        bench.data = Some("MNIST training images".into());
+        assert_eq!(bench_block(&bench), mnist);
+        bench.input = Some([3, 32, 32]);
+        bench.data = Some("synthetic colour shapes".into());
+        bench.kernels = crate::bench::kernel_paths(&convlens_model::NetConfig {
+            in_channels: 3,
+            classes: 10,
+            input_size: 32,
+        })
+        .unwrap();
+        let block = bench_block(&bench);
+        assert!(block.starts_with("| training throughput on 3×32×32, images/s |"));
+        assert!(block.contains(" synthetic colour shapes of 3×32×32 (10 classes) per measurement"));
+        assert!(block
+            .contains("On this input convlens' conv1 runs im2col + gemm (not direct on 1×28×28"));
+        assert!(block.contains("conv3 runs im2col + gemm (not dense gemm on 1×28×28"));
+        assert!(!block.contains("conv2 runs"));
     }
 
     #[test]

@@ -113,6 +113,98 @@ pub fn conv2d_relu(
     )
 }
 
+/// The most input × output channel pairs a convolution may have for the direct kernels
+/// ([`ConvPath::Direct`]); above it, short inner products no longer dominate and im2col + a
+/// matrix product is faster.
+pub const DIRECT_MAX_CHANNEL_PAIRS: usize = 8;
+
+/// Which kernels [`conv2d`], [`conv2d_relu`] and
+/// [`conv2d_relu_maxpool2d`](crate::conv2d_relu_maxpool2d) run for a convolution, forward and
+/// backward, as reported by [`conv2d_path`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConvPath {
+    /// Direct convolution kernels, for layers with at most [`DIRECT_MAX_CHANNEL_PAIRS`]
+    /// input × output channels (the course network's first layer on one-channel images).
+    Direct,
+    /// im2col and a matrix product, image by image.
+    Im2col,
+    /// A kernel covering the whole unpadded input (a 1×1 output): one matrix product over the
+    /// batch, no im2col, in [`conv2d`] and [`conv2d_relu`] (the course network's third layer
+    /// on 28×28 images).
+    Dense,
+}
+
+impl ConvPath {
+    /// `"direct"`, `"im2col + gemm"` or `"dense gemm"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ConvPath::Direct => "direct",
+            ConvPath::Im2col => "im2col + gemm",
+            ConvPath::Dense => "dense gemm",
+        }
+    }
+}
+
+impl std::fmt::Display for ConvPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The kernels the convolution ops run for an input of `channels × height × width` (any batch
+/// size), `out_channels` square `kernel × kernel` filters and `padding`: the same choice the
+/// ops make, for callers that want to report it (a benchmark on a new input shape, say).
+///
+/// # Errors
+///
+/// As the ops: a shape error if the padded input is smaller than the kernel or a size is zero,
+/// [`Error::TooLarge`] if a buffer would exceed [`MAX_ELEMENTS`](crate::MAX_ELEMENTS).
+///
+/// # Example
+///
+/// ```
+/// use convlens_ops::{conv2d_path, ConvPath};
+///
+/// // The course network's first layer: direct on MNIST, im2col on RGB (3 × 3 channel pairs).
+/// assert_eq!(conv2d_path([1, 28, 28], 3, 3, 3)?, ConvPath::Direct);
+/// assert_eq!(conv2d_path([3, 32, 32], 3, 3, 3)?, ConvPath::Im2col);
+/// // Its third layer: dense on 28×28 images (a 6×6 map), im2col on 32×32 ones (7×7).
+/// assert_eq!(conv2d_path([16, 6, 6], 110, 6, 0)?, ConvPath::Dense);
+/// assert_eq!(conv2d_path([16, 7, 7], 110, 6, 0)?, ConvPath::Im2col);
+/// # Ok::<(), convlens_ops::Error>(())
+/// ```
+pub fn conv2d_path(
+    [channels, height, width]: [usize; 3],
+    out_channels: usize,
+    kernel: usize,
+    padding: usize,
+) -> Result<ConvPath, Error> {
+    if channels == 0 || out_channels == 0 || kernel == 0 {
+        return Err(shape_error(
+            OP,
+            format!(
+                "{channels} input channels, {out_channels} output channels and a {kernel}x{kernel} \
+                 kernel: none may be zero"
+            ),
+        ));
+    }
+    let g = Geometry::new(
+        OP,
+        [1, channels, height, width],
+        out_channels,
+        kernel,
+        padding,
+    )?;
+    Ok(if g.is_dense() {
+        ConvPath::Dense
+    } else if direct::applies(&g) {
+        ConvPath::Direct
+    } else {
+        ConvPath::Im2col
+    })
+}
+
 fn apply(x: &Tensor, w: &Tensor, b: Option<&Tensor>, op: Conv2d) -> candle_core::Result<Tensor> {
     check_cpu(OP, x, w, b)?;
     match b {

@@ -141,7 +141,7 @@
 mod custom_op;
 
 pub use block::conv2d_relu_maxpool2d;
-pub use conv::{conv2d, conv2d_relu};
+pub use conv::{conv2d, conv2d_path, conv2d_relu, ConvPath, DIRECT_MAX_CHANNEL_PAIRS};
 pub use error::Error;
 pub use kernels::NO_AVX512;
 pub use linear::{linear, linear_relu};

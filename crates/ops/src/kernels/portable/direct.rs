@@ -27,7 +27,7 @@ fn lanes<T: Element>(s: &[T]) -> &[T; LANES] {
 /// Whether the direct kernels handle this convolution (few input × output channels, so the
 /// inner products are short and gemm's overhead dominates).
 pub(crate) fn applies(g: &Geometry) -> bool {
-    g.c * g.o <= 8 && !g.is_dense()
+    g.c * g.o <= crate::conv::DIRECT_MAX_CHANNEL_PAIRS && !g.is_dense()
 }
 
 /// Output columns rounded up to whole groups of [`LANES`].
