@@ -237,6 +237,35 @@ impl NetConfig {
             .collect())
     }
 
+    /// Which kernels of `convlens-ops` each convolution runs on under
+    /// [`Backend::Fast`](crate::Backend::Fast) (direct, im2col + gemm, or dense gemm), by
+    /// layer name: what a shape that falls back to a slower path than the course network's
+    /// is told by.
+    pub fn conv_paths(&self) -> Result<Vec<(&'static str, convlens_ops::ConvPath)>, ModelError> {
+        let shapes = self.output_shapes()?;
+        let mut input = vec![self.in_channels, self.input_size, self.input_size];
+        let mut paths = Vec::new();
+        for (layer, output) in LAYERS.iter().zip(shapes) {
+            if let LayerKind::Conv2d {
+                out_channels,
+                kernel,
+                padding,
+            } = layer.kind
+            {
+                let path = convlens_ops::conv2d_path(
+                    [input[0], input[1], input[2]],
+                    out_channels,
+                    kernel,
+                    padding,
+                )
+                .map_err(|e| ModelError::Candle(e.into()))?;
+                paths.push((layer.name, path));
+            }
+            input = output;
+        }
+        Ok(paths)
+    }
+
     /// Walks the layer table: every layer's output shape and parameter shapes.
     fn steps(&self) -> Result<Vec<Step>, ModelError> {
         if self.in_channels == 0 {

@@ -245,3 +245,26 @@ fn zero_channels_or_classes_are_errors() {
     });
     assert_eq!(layer, "fc2");
 }
+
+#[test]
+fn conv_paths_name_the_kernels_each_shape_runs() {
+    use convlens_ops::ConvPath::{Dense, Direct, Im2col};
+    let paths = |config: NetConfig| {
+        config
+            .conv_paths()
+            .unwrap()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(paths(NetConfig::default()), [Direct, Im2col, Dense]);
+    let rgb = NetConfig {
+        in_channels: 3,
+        classes: 10,
+        input_size: 32,
+    };
+    // 3 × 3 channel pairs exceed the direct kernel's 8; conv3's 6×6 kernel no longer covers
+    // its 7×7 input.
+    assert_eq!(paths(rgb), [Im2col, Im2col, Im2col]);
+    assert_eq!(rgb.conv_paths().unwrap()[0].0, "conv1");
+}

@@ -117,6 +117,25 @@ fn default_out(dataset: &str) -> PathBuf {
     ))
 }
 
+/// One line per convolution that runs a slower kernel of `convlens-ops` on this
+/// configuration than on the course network's 1×28×28 input.
+pub fn slower_paths(config: NetConfig) -> Result<Vec<String>> {
+    let course = NetConfig::default().conv_paths()?;
+    Ok(config
+        .conv_paths()?
+        .into_iter()
+        .zip(course)
+        .filter(|((_, now), (_, then))| now != then)
+        .map(|((layer, now), (_, then))| {
+            format!(
+                "{layer} runs {now} on {}×{}×{} input (the course network's 1×28×28 runs {then}, \
+                 which is faster per multiply-add)",
+                config.in_channels, config.input_size, config.input_size
+            )
+        })
+        .collect())
+}
+
 /// `trainer train`.
 pub fn train(args: &TrainArgs) -> Result<()> {
     // Freed tensor memory stays mapped: otherwise every step page-faults its buffers back in.
@@ -143,7 +162,13 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         );
     }
     let device = Device::Cpu;
+    let backend = config.backend;
     let mut trainer = Trainer::new(config, &data, &device)?;
+    if backend == Backend::Fast {
+        for line in slower_paths(trainer.network().config())? {
+            eprintln!("note: {line}");
+        }
+    }
     let run = RunDir::open(&out, args.resume)?;
     if args.resume {
         trainer.resume(&run)?;

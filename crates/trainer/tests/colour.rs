@@ -97,6 +97,12 @@ fn a_cifar10_folder_trains_evaluates_and_draws_in_colour() {
     let o = run(&with);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("--unverified"), "{}", stderr(&o));
+    // The log says which convolutions leave the course network's fastest kernels.
+    assert!(
+        stderr(&o).contains("note: conv1 runs im2col + gemm on 3×32×32 input"),
+        "{}",
+        stderr(&o)
+    );
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["config"]["unverified"], true);
