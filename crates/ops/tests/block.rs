@@ -91,6 +91,29 @@ fn course_network_blocks() {
     }
 }
 
+#[test]
+fn adapted_network_blocks() {
+    // conv1 and conv2 blocks on colour inputs: 3×32×32 (odd 35×35 → 17×17 pooling follows
+    // at conv2: 14×14 → 7×7) and 3×96×96.
+    let mut rng = Rng::new(56);
+    for (n, size) in [(8, 32), (2, 96)] {
+        let x = rng.tensor(&[n, 3, size, size], DType::F32);
+        let w = rng.tensor(&[3, 3, 3, 3], DType::F32);
+        let b = rng.tensor(&[3], DType::F32);
+        let y = conv2d_relu_maxpool2d(&x, &w, Some(&b), 3).unwrap();
+        assert_eq!(y.dims(), [n, 3, (size + 4) / 2, (size + 4) / 2]);
+        compare_with_unfused(&x, &w, Some(&b), 3, "colour conv1 block");
+        let h = rng.tensor(&[n, 3, (size + 4) / 2, (size + 4) / 2], DType::F32);
+        let w = rng.tensor(&[16, 3, 5, 5], DType::F32);
+        let b = rng.tensor(&[16], DType::F32);
+        compare_with_unfused(&h, &w, Some(&b), 0, "colour conv2 block");
+    }
+    // An odd convolution output (15×15) pools to 7×7, dropping the last row and column.
+    let x = rng.tensor(&[4, 3, 19, 19], DType::F64);
+    let w = rng.tensor(&[16, 3, 5, 5], DType::F64);
+    compare_with_unfused(&x, &w, None, 0, "odd output block");
+}
+
 /// A 1×1 identity convolution passes its input through, so integer inputs give windows
 /// with ties, zeros and negative maxima: the f32 kernels (vectorized) must route exactly like
 /// the portable f64 ones and like the unfused ops.

@@ -119,6 +119,73 @@ fn matches_candle_at_the_course_network_shapes() {
 }
 
 #[test]
+fn matches_candle_at_the_adapted_network_shapes() {
+    // The course network on colour images: 3×32×32 (CIFAR, SVHN; conv1 leaves the direct
+    // kernel with 3 × 3 channel pairs, conv3 reads 7×7) and 3×96×96 (STL-10).
+    let mut rng = Rng::new(24);
+    compare_with_candle(
+        &mut rng,
+        [16, 3, 32, 32],
+        3,
+        3,
+        3,
+        true,
+        DType::F32,
+        Fused::No,
+    );
+    compare_with_candle(
+        &mut rng,
+        [4, 3, 18, 18],
+        16,
+        5,
+        0,
+        true,
+        DType::F32,
+        Fused::Relu,
+    );
+    compare_with_candle(
+        &mut rng,
+        [16, 16, 7, 7],
+        110,
+        6,
+        0,
+        true,
+        DType::F32,
+        Fused::Relu,
+    );
+    compare_with_candle(
+        &mut rng,
+        [2, 3, 96, 96],
+        3,
+        3,
+        3,
+        true,
+        DType::F32,
+        Fused::Relu,
+    );
+    compare_with_candle(
+        &mut rng,
+        [2, 16, 23, 23],
+        110,
+        6,
+        0,
+        true,
+        DType::F32,
+        Fused::No,
+    );
+    compare_with_candle(
+        &mut rng,
+        [2, 3, 32, 32],
+        3,
+        3,
+        3,
+        true,
+        DType::F64,
+        Fused::Relu,
+    );
+}
+
+#[test]
 fn gradients_match_finite_differences() {
     let mut rng = Rng::new(24);
     let (xd, wd, bd) = ([2, 2, 5, 4], [3, 2, 3, 3], [3]);
