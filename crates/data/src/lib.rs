@@ -62,6 +62,7 @@ pub mod synthetic;
 pub mod synthetic_colour;
 pub mod synthetic_formats;
 pub mod transform;
+mod unpack;
 mod verify;
 
 pub use archive::{Archive, LabelSet, ReadOptions, Search};
