@@ -276,6 +276,7 @@ impl Archive {
             max_entry_bytes,
             max_unpacked_bytes: 512 * MB,
             entries: inside(a.folder),
+            shared_with: Vec::new(),
         };
         match self {
             Archive::Cifar10 => Some(cifar(cifar::CIFAR10_PYTHON_ARCHIVE, 64 * MB)),
@@ -291,8 +292,9 @@ impl Archive {
                 max_entry_bytes: 512 * MB,
                 max_unpacked_bytes: 4 << 30,
                 entries: inside(stl10::STL10_FOLDER),
+                shared_with: Vec::new(),
             }),
-            Archive::Emnist(_) => Some(ArchiveSpec {
+            Archive::Emnist(split) => Some(ArchiveSpec {
                 url: emnist::EMNIST_ARCHIVE_URL.into(),
                 file: "gzip.zip".into(),
                 md5: emnist::EMNIST_ARCHIVE_MD5.into(),
@@ -306,6 +308,12 @@ impl Archive {
                     .files
                     .iter()
                     .map(|(f, _)| (format!("gzip/{f}.gz"), format!("{f}.gz")))
+                    .collect(),
+                // One archive for every split: a split downloaded before spares the download.
+                shared_with: EmnistSplit::ALL
+                    .into_iter()
+                    .filter(|other| other != split)
+                    .map(|other| Archive::Emnist(other).name())
                     .collect(),
             }),
             Archive::Svhn | Archive::Usps | Archive::Qmnist => None,
@@ -531,12 +539,21 @@ impl Locator {
     /// Finds an [`Archive`] dataset — in the search order, then by downloading its files
     /// into the cache (one by one, or as the published archive, verified, then extracted).
     pub(crate) fn locate_archive(&self, archive: &Archive) -> Result<FoundArchive> {
+        self.locate_archive_from(archive, archive.archive_download())
+    }
+
+    /// [`Locator::locate_archive`] with the archive to download, when there is one, given:
+    /// the published one there, one a test made here.
+    pub(crate) fn locate_archive_from(
+        &self,
+        archive: &Archive,
+        published: Option<ArchiveSpec>,
+    ) -> Result<FoundArchive> {
         let mut tried = match self.search_archive(archive)? {
             Ok(found) => return Ok(found),
             Err(tried) => tried,
         };
         let downloads = archive.downloads();
-        let published = archive.archive_download();
         if !downloads.is_empty() || published.is_some() {
             match (&self.cache_dir, self.download) {
                 (Some(cache), true) => {
@@ -549,6 +566,11 @@ impl Locator {
                         Some(spec) => fetch_and_extract(
                             spec,
                             &cache.join(archive.name()),
+                            &spec
+                                .shared_with
+                                .iter()
+                                .map(|name| cache.join(name))
+                                .collect::<Vec<_>>(),
                             &dir,
                             self.mirrors
                                 .as_ref()

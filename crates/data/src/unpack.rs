@@ -48,33 +48,45 @@ pub(crate) struct ArchiveSpec {
     pub max_unpacked_bytes: u64,
     /// `(entry in the archive, file name in the destination folder)`.
     pub entries: Vec<(String, String)>,
+    /// The other datasets whose cache folders may keep the same archive (EMNIST's splits
+    /// share one), looked in before downloading.
+    pub shared_with: Vec<String>,
 }
 
-/// Makes sure `<archive_dir>/<spec.file>` is the published archive — kept from an earlier
-/// download when its MD5 matches, downloaded otherwise (from `<mirror><file>` when a mirror
-/// is given) — then extracts `spec.entries` into `dest`.
+/// Finds the published archive — kept in `<archive_dir>/<spec.file>` or in
+/// `<elsewhere>/<spec.file>` from an earlier download, when its MD5 matches — or downloads it
+/// into `<archive_dir>/<spec.file>` (from `<mirror><file>` when a mirror is given), then
+/// extracts `spec.entries` into `dest`, which lies under `archive_dir`.
 pub(crate) fn fetch_and_extract(
     spec: &ArchiveSpec,
     archive_dir: &Path,
+    elsewhere: &[PathBuf],
     dest: &Path,
     mirror: Option<&str>,
     progress: bool,
 ) -> Result<()> {
-    let archive = archive_dir.join(&spec.file);
-    let kept = archive.is_file() && md5_streamed(&archive)? == spec.md5;
-    if !kept {
-        let url = match mirror {
-            Some(base) => format!("{base}{}", spec.file),
-            None => spec.url.clone(),
-        };
-        download_md5(&url, &archive, &spec.md5, spec.max_archive_bytes, progress)?;
-    }
-    extract(spec, &archive, dest)
+    let own = archive_dir.join(&spec.file);
+    let verified = |p: &PathBuf| p.is_file() && md5_streamed(p).is_ok_and(|m| m == spec.md5);
+    let kept = std::iter::once(own.clone())
+        .chain(elsewhere.iter().map(|d| d.join(&spec.file)))
+        .find(verified);
+    let archive = match kept {
+        Some(kept) => kept,
+        None => {
+            let url = match mirror {
+                Some(base) => format!("{base}{}", spec.file),
+                None => spec.url.clone(),
+            };
+            download_md5(&url, &own, &spec.md5, spec.max_archive_bytes, progress)?;
+            own
+        }
+    };
+    extract(spec, &archive, dest, archive_dir)
 }
 
 /// Extracts `spec.entries` of the verified archive at `archive` into `dest`. On an error,
-/// the files this call wrote are removed again.
-pub(crate) fn extract(spec: &ArchiveSpec, archive: &Path, dest: &Path) -> Result<()> {
+/// the files this call wrote are removed again, and the folders made for them below `top`.
+pub(crate) fn extract(spec: &ArchiveSpec, archive: &Path, dest: &Path, top: &Path) -> Result<()> {
     let mut written = Vec::new();
     let result = match spec.packing {
         Packing::TarGz => extract_tar_gz(spec, archive, dest, &mut written),
@@ -85,9 +97,8 @@ pub(crate) fn extract(spec: &ArchiveSpec, archive: &Path, dest: &Path) -> Result
             let _ = std::fs::remove_file(path);
         }
         // The folders made for them, when nothing else is in them.
-        let cache = archive.parent().unwrap_or(Path::new(""));
         let mut dir = Some(dest);
-        while let Some(d) = dir.filter(|d| d.starts_with(cache) && *d != cache) {
+        while let Some(d) = dir.filter(|d| d.starts_with(top) && *d != top) {
             if std::fs::remove_dir(d).is_err() {
                 break;
             }

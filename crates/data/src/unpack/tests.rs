@@ -180,6 +180,7 @@ fn cifar10_is_downloaded_verified_extracted_and_loads_from_the_cache() {
     fetch_and_extract(
         &cifar10_spec(&body),
         &archive_dir,
+        &[],
         &dest,
         Some(&base),
         false,
@@ -220,6 +221,7 @@ fn cifar10_is_downloaded_verified_extracted_and_loads_from_the_cache() {
     fetch_and_extract(
         &cifar10_spec(&body),
         &archive_dir,
+        &[],
         &dest,
         Some(&base),
         false,
@@ -240,6 +242,7 @@ fn a_kept_archive_that_no_longer_matches_is_downloaded_again() {
     fetch_and_extract(
         &cifar10_spec(&body),
         &archive_dir,
+        &[],
         &dest,
         Some(&base),
         false,
@@ -275,7 +278,9 @@ fn refused_tar(entries: &[(&str, &[u8])], kinds: &[tar::EntryType]) -> String {
     let spec = cifar10_spec(&body);
     let archive = archive_dir.join(&spec.file);
     std::fs::write(&archive, &body).unwrap();
-    let err = extract(&spec, &archive, &dest).unwrap_err().to_string();
+    let err = extract(&spec, &archive, &dest, &archive_dir)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cifar-10-python.tar.gz"), "{err}");
     assert_eq!(
         files(cache.path()),
@@ -398,7 +403,9 @@ fn a_truncated_tar_gz_is_refused_and_leaves_no_file() {
         let spec = cifar10_spec(truncated);
         let archive = archive_dir.join(&spec.file);
         std::fs::write(&archive, truncated).unwrap();
-        let err = extract(&spec, &archive, &dest).unwrap_err().to_string();
+        let err = extract(&spec, &archive, &dest, &archive_dir)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cifar-10-python.tar.gz"), "{err}");
         assert!(
             err.contains("truncated"),
@@ -417,7 +424,7 @@ fn a_body_beyond_the_cap_is_cut_off_and_nothing_is_kept() {
         let (archive_dir, dest) = cifar10_dirs(cache.path());
         let mut spec = cifar10_spec(b"");
         spec.max_archive_bytes = 100_000;
-        let err = fetch_and_extract(&spec, &archive_dir, &dest, Some(&base), false)
+        let err = fetch_and_extract(&spec, &archive_dir, &[], &dest, Some(&base), false)
             .unwrap_err()
             .to_string();
         assert!(
@@ -491,11 +498,10 @@ fn zip_bytes(entries: &[(&str, &[u8], bool, bool)]) -> Vec<u8> {
     out
 }
 
-/// The synthetic EMNIST letters files, gzipped, as `gzip/<name>.gz` (two stored, two
-/// deflated, as a zip tool may leave them), with another split's file and the mapping.
-fn emnist_zip(root: &Path) -> Vec<u8> {
-    let split = EmnistSplit::Letters;
-    write_synthetic_format(root, SyntheticFormat::Emnist(split), 40, 20, 5).unwrap();
+/// The synthetic EMNIST files of `splits`, gzipped, as `gzip/<name>.gz` (half stored, half
+/// deflated, as a zip tool may leave them), with a folder entry, a mapping file and another
+/// split's file that are not extracted.
+fn emnist_zip(root: &Path, splits: &[EmnistSplit]) -> Vec<u8> {
     let mut entries: Vec<(String, Vec<u8>, bool)> = vec![
         ("gzip/".into(), Vec::new(), false),
         (
@@ -504,22 +510,25 @@ fn emnist_zip(root: &Path) -> Vec<u8> {
             true,
         ),
         (
-            "gzip/emnist-digits-train-images-idx3-ubyte.gz".into(),
+            "gzip/emnist-byclass-train-images-idx3-ubyte.gz".into(),
             crate::idx::gzip(b"not wanted"),
             false,
         ),
     ];
-    for (i, (train, images)) in [(true, true), (true, false), (false, true), (false, false)]
-        .into_iter()
-        .enumerate()
-    {
-        let name = split.file_name(train, images);
-        let raw = std::fs::read(root.join("EMNIST/raw").join(&name)).unwrap();
-        entries.push((
-            format!("gzip/{name}.gz"),
-            crate::idx::gzip(&raw),
-            i % 2 == 0,
-        ));
+    for &split in splits {
+        write_synthetic_format(root, SyntheticFormat::Emnist(split), 40, 20, 5).unwrap();
+        for (i, (train, images)) in [(true, true), (true, false), (false, true), (false, false)]
+            .into_iter()
+            .enumerate()
+        {
+            let name = split.file_name(train, images);
+            let raw = std::fs::read(root.join("EMNIST/raw").join(&name)).unwrap();
+            entries.push((
+                format!("gzip/{name}.gz"),
+                crate::idx::gzip(&raw),
+                i % 2 == 0,
+            ));
+        }
     }
     let refs: Vec<(&str, &[u8], bool, bool)> = entries
         .iter()
@@ -531,7 +540,7 @@ fn emnist_zip(root: &Path) -> Vec<u8> {
 #[test]
 fn emnist_is_extracted_from_its_zip_into_emnist_raw_and_loads() {
     let src = tempfile::tempdir().unwrap();
-    let body = emnist_zip(src.path());
+    let body = emnist_zip(src.path(), &[EmnistSplit::Letters]);
     let (base, asked) = serve(body.clone(), true, 1);
     let cache = tempfile::tempdir().unwrap();
     let archive = Archive::Emnist(EmnistSplit::Letters);
@@ -539,7 +548,7 @@ fn emnist_is_extracted_from_its_zip_into_emnist_raw_and_loads() {
     spec.md5 = md5(&body);
     let archive_dir = cache.path().join("emnist-letters");
     let dest = archive_dir.join("EMNIST/raw");
-    fetch_and_extract(&spec, &archive_dir, &dest, Some(&base), false).unwrap();
+    fetch_and_extract(&spec, &archive_dir, &[], &dest, Some(&base), false).unwrap();
     assert_eq!(*asked.lock().unwrap(), vec!["gzip.zip"]);
     assert_eq!(
         files(&archive_dir),
@@ -588,9 +597,14 @@ fn refused_zip(entries: &[(&str, &[u8], bool, bool)]) -> String {
     spec.md5 = md5(&body);
     let archive = archive_dir.join("gzip.zip");
     std::fs::write(&archive, &body).unwrap();
-    let err = extract(&spec, &archive, &archive_dir.join("EMNIST/raw"))
-        .unwrap_err()
-        .to_string();
+    let err = extract(
+        &spec,
+        &archive,
+        &archive_dir.join("EMNIST/raw"),
+        &archive_dir,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("gzip.zip"), "{err}");
     assert_eq!(files(cache.path()), vec!["emnist-digits/gzip.zip"], "{err}");
     err
@@ -650,9 +664,14 @@ fn a_zip_entry_whose_crc_differs_is_refused() {
         .archive_download()
         .unwrap();
     spec.md5 = md5(&body);
-    let err = extract(&spec, &archive, &cache.path().join("EMNIST/raw"))
-        .unwrap_err()
-        .to_string();
+    let err = extract(
+        &spec,
+        &archive,
+        &cache.path().join("EMNIST/raw"),
+        cache.path(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains(&good[0].0), "{err}");
     assert_eq!(files(cache.path()), vec!["gzip.zip"]);
 }
@@ -660,7 +679,7 @@ fn a_zip_entry_whose_crc_differs_is_refused() {
 #[test]
 fn a_truncated_zip_is_refused() {
     let src = tempfile::tempdir().unwrap();
-    let body = emnist_zip(src.path());
+    let body = emnist_zip(src.path(), &[EmnistSplit::Letters]);
     let cache = tempfile::tempdir().unwrap();
     let archive_dir = cache.path().join("emnist-letters");
     std::fs::create_dir_all(&archive_dir).unwrap();
@@ -669,9 +688,98 @@ fn a_truncated_zip_is_refused() {
     let spec = Archive::Emnist(EmnistSplit::Letters)
         .archive_download()
         .unwrap();
-    let err = extract(&spec, &archive, &archive_dir.join("EMNIST/raw"))
-        .unwrap_err()
-        .to_string();
+    let err = extract(
+        &spec,
+        &archive,
+        &archive_dir.join("EMNIST/raw"),
+        &archive_dir,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("gzip.zip") && err.contains("zip"), "{err}");
     assert_eq!(files(cache.path()), vec!["emnist-letters/gzip.zip"]);
+}
+
+fn unverified() -> ReadOptions {
+    ReadOptions {
+        unverified: true,
+        ..ReadOptions::default()
+    }
+}
+
+/// Through the locator, as `Dataset::load` goes: the archive from the mirror into
+/// `<cache>/cifar10/`, its files into `<cache>/cifar10/cifar-10-batches-py/`, read from there
+/// (unverified: they are not the published files); found in the cache the next time.
+#[test]
+fn the_locator_downloads_and_extracts_into_the_first_layouts_folder() {
+    let src = tempfile::tempdir().unwrap();
+    let body = cifar10_tar_gz(src.path());
+    let (base, asked) = serve(body.clone(), true, 1);
+    let cache = tempfile::tempdir().unwrap();
+    let locator = Locator {
+        cache_dir: Some(cache.path().to_path_buf()),
+        download: true,
+        mirrors: Some(vec![base]),
+        ..Locator::default()
+    };
+    let found = locator
+        .locate_archive_from(&Archive::Cifar10, Some(cifar10_spec(&body)))
+        .unwrap();
+    assert_eq!(found.origin, Origin::Downloaded);
+    assert_eq!(found.dir, cache.path().join("cifar10/cifar-10-batches-py"));
+    assert_eq!(*asked.lock().unwrap(), vec!["cifar-10-python.tar.gz"]);
+    let published =
+        crate::archive::read_archive(&Archive::Cifar10, &found, &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
+    assert!(published.contains("data_batch_1"), "{published}");
+    let (loaded, records) =
+        crate::archive::read_archive(&Archive::Cifar10, &found, &unverified()).unwrap();
+    assert_eq!(records.len(), 7);
+    drop(loaded);
+    let again = locator
+        .locate_archive_from(&Archive::Cifar10, Some(cifar10_spec(&body)))
+        .unwrap();
+    assert_eq!(again.origin, Origin::Cache);
+}
+
+/// EMNIST's splits share one archive: a split asked for after another is extracted from the
+/// archive kept in the other's cache folder, with no download (the server is gone).
+#[test]
+fn emnist_splits_share_the_kept_archive() {
+    let src = tempfile::tempdir().unwrap();
+    let body = emnist_zip(src.path(), &[EmnistSplit::Letters, EmnistSplit::Digits]);
+    let (base, asked) = serve(body.clone(), true, 1);
+    let cache = tempfile::tempdir().unwrap();
+    let locator = Locator {
+        cache_dir: Some(cache.path().to_path_buf()),
+        download: true,
+        mirrors: Some(vec![base]),
+        ..Locator::default()
+    };
+    let spec = |split| {
+        let mut spec = Archive::Emnist(split).archive_download().unwrap();
+        spec.md5 = md5(&body);
+        spec
+    };
+    for split in [EmnistSplit::Letters, EmnistSplit::Digits] {
+        let archive = Archive::Emnist(split);
+        let found = locator
+            .locate_archive_from(&archive, Some(spec(split)))
+            .unwrap();
+        assert_eq!(found.origin, Origin::Downloaded);
+        let (loaded, _) =
+            crate::archive::read_archive(&archive, &found, &ReadOptions::default()).unwrap();
+        assert_eq!(loaded.train.len(), 40, "{archive}");
+    }
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    assert_eq!(
+        files(&cache.path().join("emnist-digits")),
+        vec![
+            "EMNIST/raw/emnist-digits-test-images-idx3-ubyte.gz",
+            "EMNIST/raw/emnist-digits-test-labels-idx1-ubyte.gz",
+            "EMNIST/raw/emnist-digits-train-images-idx3-ubyte.gz",
+            "EMNIST/raw/emnist-digits-train-labels-idx1-ubyte.gz",
+        ]
+    );
 }
