@@ -1,6 +1,8 @@
 //! Datasets in torchvision's other layouts — CIFAR-10/100, SVHN, STL-10, USPS, EMNIST,
 //! QMNIST — found where torchvision leaves them, verified against the published checksums,
-//! and read by the readers of [`formats`](crate::formats).
+//! and read by the readers of [`formats`](crate::formats). Missing, they are downloaded into
+//! the cache: SVHN, USPS and QMNIST file by file, the others as their published archive,
+//! extracted once its MD5 is checked (`unpack`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
