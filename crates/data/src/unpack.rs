@@ -81,17 +81,35 @@ pub(crate) fn fetch_and_extract(
             own
         }
     };
-    extract(spec, &archive, dest, archive_dir)
+    extract(spec, &archive, dest, archive_dir, progress)
 }
 
 /// Extracts `spec.entries` of the verified archive at `archive` into `dest`. On an error,
 /// the files this call wrote are removed again, and the folders made for them below `top`.
-pub(crate) fn extract(spec: &ArchiveSpec, archive: &Path, dest: &Path, top: &Path) -> Result<()> {
+/// With `progress`, a bar on stderr follows the archive's bytes read.
+pub(crate) fn extract(
+    spec: &ArchiveSpec,
+    archive: &Path,
+    dest: &Path,
+    top: &Path,
+    progress: bool,
+) -> Result<()> {
+    let bar = match std::fs::metadata(archive) {
+        Ok(meta) if progress => indicatif::ProgressBar::new(meta.len()),
+        _ => indicatif::ProgressBar::hidden(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("extracting {}", spec.file));
     let mut written = Vec::new();
     let result = match spec.packing {
-        Packing::TarGz => extract_tar_gz(spec, archive, dest, &mut written),
-        Packing::Zip => extract_zip(spec, archive, dest, &mut written),
+        Packing::TarGz => extract_tar_gz(spec, archive, dest, &mut written, &bar),
+        Packing::Zip => extract_zip(spec, archive, dest, &mut written, &bar),
     };
+    bar.finish_and_clear();
     if result.is_err() {
         for path in &written {
             let _ = std::fs::remove_file(path);
@@ -265,6 +283,7 @@ fn extract_tar_gz(
     archive: &Path,
     dest: &Path,
     written: &mut Vec<PathBuf>,
+    bar: &indicatif::ProgressBar,
 ) -> Result<()> {
     let file = File::open(archive).map_err(|source| DataError::Io {
         path: archive.to_path_buf(),
@@ -272,7 +291,7 @@ fn extract_tar_gz(
         source,
     })?;
     let unpacked = Capped {
-        inner: flate2::read::GzDecoder::new(BufReader::new(file)),
+        inner: flate2::read::GzDecoder::new(bar.wrap_read(BufReader::new(file))),
         left: spec.max_unpacked_bytes,
         cap: spec.max_unpacked_bytes,
     };
@@ -368,13 +387,14 @@ fn extract_zip(
     archive: &Path,
     dest: &Path,
     written: &mut Vec<PathBuf>,
+    bar: &indicatif::ProgressBar,
 ) -> Result<()> {
     let file = File::open(archive).map_err(|source| DataError::Io {
         path: archive.to_path_buf(),
         action: "cannot read",
         source,
     })?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+    let mut zip = zip::ZipArchive::new(bar.wrap_read(BufReader::new(file)))
         .map_err(|e| refused(archive, "", format!("not a readable zip file: {e}")))?;
     let wanted = wanted(spec);
     let mut done = HashSet::new();

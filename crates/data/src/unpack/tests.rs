@@ -278,7 +278,7 @@ fn refused_tar(entries: &[(&str, &[u8])], kinds: &[tar::EntryType]) -> String {
     let spec = cifar10_spec(&body);
     let archive = archive_dir.join(&spec.file);
     std::fs::write(&archive, &body).unwrap();
-    let err = extract(&spec, &archive, &dest, &archive_dir)
+    let err = extract(&spec, &archive, &dest, &archive_dir, false)
         .unwrap_err()
         .to_string();
     assert!(err.contains("cifar-10-python.tar.gz"), "{err}");
@@ -403,7 +403,7 @@ fn a_truncated_tar_gz_is_refused_and_leaves_no_file() {
         let spec = cifar10_spec(truncated);
         let archive = archive_dir.join(&spec.file);
         std::fs::write(&archive, truncated).unwrap();
-        let err = extract(&spec, &archive, &dest, &archive_dir)
+        let err = extract(&spec, &archive, &dest, &archive_dir, false)
             .unwrap_err()
             .to_string();
         assert!(err.contains("cifar-10-python.tar.gz"), "{err}");
@@ -602,6 +602,7 @@ fn refused_zip(entries: &[(&str, &[u8], bool, bool)]) -> String {
         &archive,
         &archive_dir.join("EMNIST/raw"),
         &archive_dir,
+        false,
     )
     .unwrap_err()
     .to_string();
@@ -669,6 +670,7 @@ fn a_zip_entry_whose_crc_differs_is_refused() {
         &archive,
         &cache.path().join("EMNIST/raw"),
         cache.path(),
+        false,
     )
     .unwrap_err()
     .to_string();
@@ -693,6 +695,7 @@ fn a_truncated_zip_is_refused() {
         &archive,
         &archive_dir.join("EMNIST/raw"),
         &archive_dir,
+        false,
     )
     .unwrap_err()
     .to_string();
