@@ -293,7 +293,15 @@ impl Archive {
                 max_archive_bytes: 3 << 30,
                 max_entry_bytes: 512 * MB,
                 max_unpacked_bytes: 4 << 30,
-                entries: inside(stl10::STL10_FOLDER),
+                // The reader also takes the class names, which have no published MD5 and
+                // so are not among the layout's checked files.
+                entries: inside(stl10::STL10_FOLDER)
+                    .into_iter()
+                    .chain([(
+                        format!("{}/class_names.txt", stl10::STL10_FOLDER),
+                        "class_names.txt".to_string(),
+                    )])
+                    .collect(),
                 shared_with: Vec::new(),
             }),
             Archive::Emnist(split) => Some(ArchiveSpec {

@@ -786,3 +786,55 @@ fn emnist_splits_share_the_kept_archive() {
         ]
     );
 }
+
+/// Every `.tar.gz` dataset through the locator, from a synthetic copy packed as published
+/// (its top folder, plus a file the layout does not read): what the reader needs is
+/// extracted, and it reads.
+#[test]
+fn every_tar_gz_dataset_extracts_what_its_reader_needs() {
+    for (format, archive, folder) in [
+        (
+            SyntheticFormat::Cifar10Python,
+            Archive::Cifar10,
+            cifar::CIFAR10_PYTHON_ARCHIVE.folder,
+        ),
+        (
+            SyntheticFormat::Cifar100Python,
+            Archive::Cifar100,
+            cifar::CIFAR100_PYTHON_ARCHIVE.folder,
+        ),
+        (
+            SyntheticFormat::Stl10,
+            Archive::Stl10,
+            crate::formats::stl10::STL10_FOLDER,
+        ),
+    ] {
+        let src = tempfile::tempdir().unwrap();
+        write_synthetic_format(src.path(), format, 30, 20, 9).unwrap();
+        std::fs::write(src.path().join(folder).join("unlabeled_X.bin"), [0u8; 64]).unwrap();
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        tar.append_dir_all(folder, src.path().join(folder)).unwrap();
+        let body = tar.into_inner().unwrap().finish().unwrap();
+        let mut spec = archive.archive_download().unwrap();
+        spec.md5 = md5(&body);
+        let (base, _) = serve(body, true, 1);
+        let cache = tempfile::tempdir().unwrap();
+        let locator = Locator {
+            cache_dir: Some(cache.path().to_path_buf()),
+            download: true,
+            mirrors: Some(vec![base]),
+            ..Locator::default()
+        };
+        let found = locator
+            .locate_archive_from(&archive, Some(spec))
+            .unwrap_or_else(|e| panic!("{archive}: {e}"));
+        let (loaded, _) = crate::archive::read_archive(&archive, &found, &unverified())
+            .unwrap_or_else(|e| panic!("{archive}: {e}"));
+        assert_eq!(loaded.train.len(), 30, "{archive}");
+        assert!(
+            !found.dir.join("unlabeled_X.bin").exists(),
+            "{archive}: a file no layout reads was extracted"
+        );
+    }
+}
