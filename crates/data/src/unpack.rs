@@ -166,6 +166,19 @@ fn entry_path(archive: &Path, raw: &str) -> Result<String> {
     Ok(parts.join("/"))
 }
 
+/// How [`Capped`]'s error begins.
+const UNPACKS_TO_MORE: &str = "it unpacks to more than";
+
+/// Why a read from an archive failed: the cap, or else damage.
+fn read_failure(e: &std::io::Error) -> String {
+    let message = e.to_string();
+    if message.contains(UNPACKS_TO_MORE) {
+        message
+    } else {
+        format!("{message} (the archive is truncated or corrupt)")
+    }
+}
+
 /// A reader that fails once more than `left` bytes went through it.
 struct Capped<R> {
     inner: R,
@@ -182,7 +195,7 @@ impl<R: Read> Read for Capped<R> {
                 Ok(n)
             }
             None => Err(std::io::Error::other(format!(
-                "it unpacks to more than {} bytes, more than the published archive",
+                "{UNPACKS_TO_MORE} {} bytes, more than the published archive does",
                 self.cap
             ))),
         }
@@ -213,7 +226,7 @@ fn stream_entry(
             refused(
                 archive,
                 entry,
-                format!("cannot be read to its end: {e} (the archive is truncated or corrupt)"),
+                format!("cannot be read to its end: {}", read_failure(&e)),
             )
         })?;
         if n == 0 {
@@ -306,7 +319,7 @@ fn extract_tar_gz(
             refused(
                 archive,
                 "",
-                format!("cannot read the next entry: {e} (the archive is truncated or corrupt)"),
+                format!("cannot read the next entry: {}", read_failure(&e)),
             )
         })?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -376,7 +389,7 @@ fn extract_tar_gz(
         refused(
             archive,
             "",
-            format!("its end cannot be read: {e} (the archive is truncated or corrupt)"),
+            format!("its end cannot be read: {}", read_failure(&e)),
         )
     })?;
     Ok(())

@@ -838,3 +838,27 @@ fn every_tar_gz_dataset_extracts_what_its_reader_needs() {
         );
     }
 }
+
+/// A stream that unpacks to more than its cap (a gzip bomb, with entries that are not even
+/// extracted) is cut off, naming the cap.
+#[test]
+fn an_archive_unpacking_beyond_its_cap_is_refused() {
+    let src = tempfile::tempdir().unwrap();
+    let body = cifar10_tar_gz(src.path());
+    for cap in [100_000, 2_000] {
+        let cache = tempfile::tempdir().unwrap();
+        let (archive_dir, dest) = cifar10_dirs(cache.path());
+        std::fs::create_dir_all(&archive_dir).unwrap();
+        let mut spec = cifar10_spec(&body);
+        spec.max_unpacked_bytes = cap;
+        let archive = archive_dir.join(&spec.file);
+        std::fs::write(&archive, &body).unwrap();
+        let err = extract(&spec, &archive, &dest, &archive_dir, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cifar-10-python.tar.gz"), "{err}");
+        assert!(err.contains(&format!("more than {cap} bytes")), "{err}");
+        assert!(!err.contains("truncated"), "{err}");
+        assert_eq!(files(cache.path()), vec!["cifar10/cifar-10-python.tar.gz"]);
+    }
+}
