@@ -610,6 +610,33 @@ fn archives_that_differ_from_the_published_ones_are_rejected_before_extraction()
     }
 }
 
+/// A connection that closes before the announced length leaves nothing in the cache.
+#[test]
+fn an_archive_download_cut_short_leaves_nothing() {
+    let file = cifar::CIFAR10_PYTHON_ARCHIVE.file;
+    let base = serve(
+        HashMap::from([(file.to_string(), Reply::CloseMidway(cifar10_tar_gz()))]),
+        1,
+    );
+    let cache = crate::tempdir();
+    let locator = Locator {
+        cache_dir: Some(cache.path().to_path_buf()),
+        download: true,
+        mirrors: Some(vec![base.clone()]),
+        ..Locator::default()
+    };
+    let message = Dataset::load_with(&"cifar10".parse().unwrap(), &locator, &unverified())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains(&format!("download of {base}{file} failed")),
+        "{message}"
+    );
+    assert!(message.contains("broke off"), "{message}");
+    let left = files_under(cache.path());
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+}
+
 /// With downloads turned off, nothing is asked of the server (which would 404) and the
 /// error says how to get the archive.
 #[test]
