@@ -1,6 +1,8 @@
 //! Datasets in torchvision's other layouts — CIFAR-10/100, SVHN, STL-10, USPS, EMNIST,
 //! QMNIST — found where torchvision leaves them, verified against the published checksums,
-//! and read by the readers of [`formats`](crate::formats).
+//! and read by the readers of [`formats`](crate::formats). Missing, they are downloaded into
+//! the cache: SVHN, USPS and QMNIST file by file, the others as their published archive,
+//! extracted once its MD5 is checked (`unpack`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use crate::formats::emnist::{self, EmnistSplit};
 use crate::formats::{cifar, stl10, svhn, usps, Loaded};
 use crate::idx::FileDigest;
 use crate::locate::{Locator, Origin};
+use crate::unpack::{fetch_and_extract, ArchiveSpec, Packing};
 use crate::verify::{FileRecord, Verification};
 
 /// A dataset in one of torchvision's non-IDX layouts (or EMNIST/QMNIST, IDX with their own
@@ -252,17 +255,92 @@ impl Archive {
         }
     }
 
+    /// The published archive to download and the files to extract from it into the first
+    /// layout's folder, for the datasets published that way (CIFAR-10/100's Python
+    /// versions, STL-10, EMNIST); the caps are a margin above the published sizes.
+    pub(crate) fn archive_download(&self) -> Option<ArchiveSpec> {
+        const MB: u64 = 1 << 20;
+        let layout = self.layouts().remove(0);
+        let inside = |folder: &str| {
+            layout
+                .files
+                .iter()
+                .map(|(f, _)| (format!("{folder}/{f}"), f.clone()))
+                .collect::<Vec<_>>()
+        };
+        let cifar = |a: cifar::Archive, max_entry_bytes| ArchiveSpec {
+            url: a.url.into(),
+            file: a.file.into(),
+            md5: a.md5.into(),
+            packing: Packing::TarGz,
+            // 170 MB and 169 MB; CIFAR-100's training pickle is the largest file, 155 MB.
+            max_archive_bytes: 256 * MB,
+            max_entry_bytes,
+            max_unpacked_bytes: 512 * MB,
+            entries: inside(a.folder),
+            shared_with: Vec::new(),
+        };
+        match self {
+            Archive::Cifar10 => Some(cifar(cifar::CIFAR10_PYTHON_ARCHIVE, 64 * MB)),
+            Archive::Cifar100 => Some(cifar(cifar::CIFAR100_PYTHON_ARCHIVE, 256 * MB)),
+            Archive::Stl10 => Some(ArchiveSpec {
+                url: stl10::STL10_ARCHIVE_URL.into(),
+                file: stl10::STL10_ARCHIVE_NAME.into(),
+                md5: stl10::STL10_ARCHIVE_MD5.into(),
+                packing: Packing::TarGz,
+                // 2.64 GB; test_X.bin, the largest file extracted, is 221 MB. The stream
+                // also runs through unlabeled_X.bin (2.76 GB), which is not extracted.
+                max_archive_bytes: 3 << 30,
+                max_entry_bytes: 512 * MB,
+                max_unpacked_bytes: 4 << 30,
+                // The reader also takes the class names, which have no published MD5 and
+                // so are not among the layout's checked files.
+                entries: inside(stl10::STL10_FOLDER)
+                    .into_iter()
+                    .chain([(
+                        format!("{}/class_names.txt", stl10::STL10_FOLDER),
+                        "class_names.txt".to_string(),
+                    )])
+                    .collect(),
+                shared_with: Vec::new(),
+            }),
+            Archive::Emnist(split) => Some(ArchiveSpec {
+                url: emnist::EMNIST_ARCHIVE_URL.into(),
+                file: "gzip.zip".into(),
+                md5: emnist::EMNIST_ARCHIVE_MD5.into(),
+                packing: Packing::Zip,
+                // 562 MB, holding every split's gzipped IDX files.
+                max_archive_bytes: 768 * MB,
+                max_entry_bytes: 512 * MB,
+                max_unpacked_bytes: 768 * MB,
+                // `gzip/emnist-<split>-….gz`, kept gzipped: the reader takes `.gz`.
+                entries: layout
+                    .files
+                    .iter()
+                    .map(|(f, _)| (format!("gzip/{f}.gz"), format!("{f}.gz")))
+                    .collect(),
+                // One archive for every split: a split downloaded before spares the download.
+                shared_with: EmnistSplit::ALL
+                    .into_iter()
+                    .filter(|other| other != split)
+                    .map(|other| Archive::Emnist(other).name())
+                    .collect(),
+            }),
+            Archive::Svhn | Archive::Usps | Archive::Qmnist => None,
+        }
+    }
+
     /// How to get the data, for the "not found" error and the dataset list.
     pub fn how_to_get(&self) -> String {
         let extract = |url: &str, md5: &str| {
-            format!("download {url} (MD5 {md5}) and extract it into the data folder")
+            format!("allow downloads (the archive {url}, MD5 {md5}, is downloaded into the cache and extracted there), or download it and extract it into the data folder")
         };
         match self {
             Archive::Cifar10 => extract(cifar::CIFAR10_PYTHON_ARCHIVE.url, cifar::CIFAR10_PYTHON_ARCHIVE.md5),
             Archive::Cifar100 => extract(cifar::CIFAR100_PYTHON_ARCHIVE.url, cifar::CIFAR100_PYTHON_ARCHIVE.md5),
             Archive::Stl10 => extract(stl10::STL10_ARCHIVE_URL, stl10::STL10_ARCHIVE_MD5),
             Archive::Emnist(_) => format!(
-                "download {} (MD5 {}), unzip it and gunzip its files into <data folder>/EMNIST/raw/",
+                "allow downloads (the archive {}, MD5 {}, is downloaded into the cache and the split's files extracted there), or download it, unzip it and gunzip its files into <data folder>/EMNIST/raw/",
                 emnist::EMNIST_ARCHIVE_URL,
                 emnist::EMNIST_ARCHIVE_MD5
             ),
@@ -469,20 +547,50 @@ impl Locator {
     }
 
     /// Finds an [`Archive`] dataset — in the search order, then by downloading its files
-    /// into the cache where they can be downloaded one by one.
+    /// into the cache (one by one, or as the published archive, verified, then extracted).
     pub(crate) fn locate_archive(&self, archive: &Archive) -> Result<FoundArchive> {
+        self.locate_archive_from(archive, archive.archive_download())
+    }
+
+    /// [`Locator::locate_archive`] with the archive to download, when there is one, given:
+    /// the published one there, one a test made here.
+    pub(crate) fn locate_archive_from(
+        &self,
+        archive: &Archive,
+        published: Option<ArchiveSpec>,
+    ) -> Result<FoundArchive> {
         let mut tried = match self.search_archive(archive)? {
             Ok(found) => return Ok(found),
             Err(tried) => tried,
         };
         let downloads = archive.downloads();
-        if !downloads.is_empty() {
+        if !downloads.is_empty() || published.is_some() {
             match (&self.cache_dir, self.download) {
                 (Some(cache), true) => {
                     // Into the first layout's folder, where the next search finds it.
                     let layout = archive.layouts().remove(0);
                     let dir = cache.join(archive.name()).join(layout.folder);
-                    match self.download_files(&dir, &downloads) {
+                    let fetched = match &published {
+                        // The archive stays in `<cache>/<name>/`, beside the folder it is
+                        // extracted to.
+                        Some(spec) => fetch_and_extract(
+                            spec,
+                            &cache.join(archive.name()),
+                            &spec
+                                .shared_with
+                                .iter()
+                                .map(|name| cache.join(name))
+                                .collect::<Vec<_>>(),
+                            &dir,
+                            self.mirrors
+                                .as_ref()
+                                .and_then(|m| m.first())
+                                .map(String::as_str),
+                            self.progress,
+                        ),
+                        None => self.download_files(&dir, &downloads),
+                    };
+                    match fetched {
                         Ok(()) => {
                             return Ok(FoundArchive {
                                 origin: Origin::Downloaded,

@@ -1,6 +1,8 @@
 //! Verified downloads: streamed to a temporary file, checked, then renamed into place.
 
 use std::io::{Read, Write};
+
+use md5::{Digest, Md5};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -111,4 +113,126 @@ pub fn download_verified(
     })();
     let _ = std::fs::remove_file(&tmp);
     result
+}
+
+/// Downloads `url` into `dest` (an archive of a dataset), checking its MD5 against `md5` as
+/// the bytes arrive.
+///
+/// The body streams into an atomic writer next to `dest` and is committed only when all of
+/// it arrived and its MD5 is `md5`. A server that announces, or sends, more than
+/// `max_bytes` is cut off with an error. On any failure nothing is left at `dest` (a file
+/// already there is left as it was).
+pub(crate) fn download_md5(
+    url: &str,
+    dest: &Path,
+    md5: &str,
+    max_bytes: u64,
+    progress: bool,
+) -> Result<()> {
+    let fail = |reason: String| DataError::Download {
+        url: url.to_string(),
+        reason,
+    };
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
+        path: dir.to_path_buf(),
+        action: "cannot create the download folder",
+        source,
+    })?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let mut response = agent().get(url).call().map_err(|e| fail(e.to_string()))?;
+    let len = response.body().content_length();
+    if let Some(len) = len.filter(|&len| len > max_bytes) {
+        return Err(fail(format!(
+            "the server announces {len} bytes, more than the {max_bytes} this file can have"
+        )));
+    }
+    let bar = if progress {
+        indicatif::ProgressBar::new(len.unwrap_or(0))
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("downloading {name}"));
+    // The cap is counted here rather than left to the HTTP client, so that its message says
+    // what happened.
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+    let write_error = |source| DataError::Io {
+        path: dest.to_path_buf(),
+        action: "cannot write the download",
+        source,
+    };
+    // Dropped without a commit on any error below: its temporary file is removed.
+    let mut out = atomic_write_file::AtomicWriteFile::open(dest).map_err(write_error)?;
+    let mut hasher = Md5::new();
+    let mut total: u64 = 0;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| fail(format!("the connection broke off: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        total = total.saturating_add(n as u64);
+        if total > max_bytes {
+            return Err(fail(format!(
+                "the server sent more than {max_bytes} bytes, the most this file can have; cut off"
+            )));
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(write_error)?;
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    let actual = hex(&hasher.finalize());
+    if actual != md5 {
+        let rejected = DataError::Checksum {
+            path: dest.to_path_buf(),
+            what: "downloaded archive",
+            expected: md5.to_string(),
+            actual,
+        };
+        return Err(fail(format!(
+            "the downloaded file was rejected: {rejected}"
+        )));
+    }
+    out.commit().map_err(|source| DataError::Io {
+        path: dest.to_path_buf(),
+        action: "cannot move the download into place",
+        source,
+    })
+}
+
+/// Lower-case hexadecimal.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The MD5 of a file, read in pieces (archives run to gigabytes).
+pub(crate) fn md5_streamed(path: &Path) -> Result<String> {
+    let io = |source| DataError::Io {
+        path: path.to_path_buf(),
+        action: "cannot read",
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            return Ok(hex(&hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
 }

@@ -8,7 +8,9 @@
 //!   mirrors and checksums, plus `idx:<DIR>` for any folder of IDX files.
 //! - [`Archive`]: `cifar10`, `cifar100`, `svhn`, `stl10`, `usps`, `emnist-<split>`,
 //!   `qmnist` from the files torchvision leaves under its root, checked against the
-//!   published MD5s; `imagefolder:<DIR>` for torchvision's `ImageFolder` layout. Their
+//!   published MD5s, downloaded when missing (single files, or the published `.tar.gz` /
+//!   `.zip`, checked before the needed files are extracted); `imagefolder:<DIR>` for
+//!   torchvision's `ImageFolder` layout. Their
 //!   readers (and writers, for tests) are in [`formats`]: a pickle reader that executes
 //!   nothing, MATLAB v5, the binary and libsvm layouts, images through the `image` crate.
 //!   [`ReadOptions`] chooses CIFAR-100's label set, allows unverified copies, and resizes or
@@ -62,6 +64,7 @@ pub mod synthetic;
 pub mod synthetic_colour;
 pub mod synthetic_formats;
 pub mod transform;
+mod unpack;
 mod verify;
 
 pub use archive::{Archive, LabelSet, ReadOptions, Search};

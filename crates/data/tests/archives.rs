@@ -8,7 +8,7 @@ use std::path::Path;
 use convlens_data::formats::cifar;
 use convlens_data::formats::emnist::EmnistSplit;
 use convlens_data::formats::imagefolder::ImageFormat;
-use convlens_data::formats::svhn;
+use convlens_data::formats::{emnist, stl10, svhn};
 use convlens_data::synthetic::{generate, SHAPE_NAMES};
 use convlens_data::synthetic_colour::colour_dataset;
 use convlens_data::synthetic_formats::{
@@ -518,6 +518,145 @@ fn svhn_downloads_that_differ_from_the_published_files_are_rejected() {
         })
         .unwrap_or_default();
     assert!(left.is_empty(), "left in {}: {left:?}", dest.display());
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The synthetic CIFAR-10 Python files packed as torchvision's archive is: a `.tar.gz`
+/// whose top folder is `cifar-10-batches-py/`.
+fn cifar10_tar_gz() -> Vec<u8> {
+    let src = crate::tempdir();
+    write_synthetic_format(
+        src.path(),
+        SyntheticFormat::Cifar10Python,
+        TRAIN,
+        TEST,
+        SEED,
+    )
+    .unwrap();
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    tar.append_dir_all(
+        cifar::CIFAR10_PYTHON_ARCHIVE.folder,
+        src.path().join(cifar::CIFAR10_PYTHON_ARCHIVE.folder),
+    )
+    .unwrap();
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// The public path checks the published MD5s: an archive that is not the published one (a
+/// well-formed CIFAR-10 archive of other images, or any bytes) is rejected before anything
+/// is extracted, and nothing is left in the cache.
+#[test]
+fn archives_that_differ_from_the_published_ones_are_rejected_before_extraction() {
+    let cases = [
+        (
+            "cifar10",
+            cifar::CIFAR10_PYTHON_ARCHIVE.file,
+            cifar::CIFAR10_PYTHON_ARCHIVE.md5,
+            cifar10_tar_gz(),
+        ),
+        (
+            "cifar100",
+            cifar::CIFAR100_PYTHON_ARCHIVE.file,
+            cifar::CIFAR100_PYTHON_ARCHIVE.md5,
+            b"not the archive".to_vec(),
+        ),
+        (
+            "stl10",
+            stl10::STL10_ARCHIVE_NAME,
+            stl10::STL10_ARCHIVE_MD5,
+            b"not the archive".to_vec(),
+        ),
+        (
+            "emnist-letters",
+            "gzip.zip",
+            emnist::EMNIST_ARCHIVE_MD5,
+            b"not the archive".to_vec(),
+        ),
+    ];
+    for (name, file, md5, body) in cases {
+        let base = serve(HashMap::from([(file.to_string(), Reply::Body(body))]), 1);
+        let cache = crate::tempdir();
+        let locator = Locator {
+            cache_dir: Some(cache.path().to_path_buf()),
+            download: true,
+            mirrors: Some(vec![base.clone()]),
+            ..Locator::default()
+        };
+        let err = Dataset::load_with(&name.parse().unwrap(), &locator, &unverified()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, DataError::ArchiveNotFound { .. }), "{err:?}");
+        assert!(
+            message.contains(&format!("download of {base}{file} failed")),
+            "{name}: {message}"
+        );
+        assert!(message.contains("checksum mismatch"), "{name}: {message}");
+        assert!(message.contains(md5), "{name}: {message}");
+        let left = files_under(cache.path());
+        assert!(left.is_empty(), "{name}: left in the cache: {left:?}");
+    }
+}
+
+/// A connection that closes before the announced length leaves nothing in the cache.
+#[test]
+fn an_archive_download_cut_short_leaves_nothing() {
+    let file = cifar::CIFAR10_PYTHON_ARCHIVE.file;
+    let base = serve(
+        HashMap::from([(file.to_string(), Reply::CloseMidway(cifar10_tar_gz()))]),
+        1,
+    );
+    let cache = crate::tempdir();
+    let locator = Locator {
+        cache_dir: Some(cache.path().to_path_buf()),
+        download: true,
+        mirrors: Some(vec![base.clone()]),
+        ..Locator::default()
+    };
+    let message = Dataset::load_with(&"cifar10".parse().unwrap(), &locator, &unverified())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains(&format!("download of {base}{file} failed")),
+        "{message}"
+    );
+    assert!(message.contains("broke off"), "{message}");
+    let left = files_under(cache.path());
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+}
+
+/// With downloads turned off, nothing is asked of the server (which would 404) and the
+/// error says how to get the archive.
+#[test]
+fn archive_downloads_respect_the_download_switch() {
+    let cache = crate::tempdir();
+    let locator = Locator {
+        cache_dir: Some(cache.path().to_path_buf()),
+        download: false,
+        mirrors: Some(vec!["http://127.0.0.1:9/".into()]),
+        ..Locator::default()
+    };
+    let message = Dataset::load_with(&"cifar10".parse().unwrap(), &locator, &unverified())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("download: turned off"), "{message}");
+    assert!(
+        message.contains(cifar::CIFAR10_PYTHON_ARCHIVE.url),
+        "{message}"
+    );
+    assert!(files_under(cache.path()).is_empty());
 }
 
 #[test]
