@@ -498,6 +498,7 @@ pub fn run(args: &Args) -> Result<()> {
         if block == "bench" {
             crate::readme::update(&root, "bench", &crate::readme::bench_block(&report))?;
             crate::readme::update(&root, "hooks", &hooks_block(&report))?;
+            crate::readme::update_speed(&root)?;
         } else if crate::readme::has_block(&root, &block)? {
             crate::readme::update(&root, &block, &crate::readme::bench_block(&report))?;
         } else {

@@ -40,6 +40,8 @@ struct Documented {
     data_dir: Option<PathBuf>,
     /// The data is not the published files (synthetic data in a published layout).
     unverified: bool,
+    /// The data's name in the figures, when the layout's name would mislead.
+    title: Option<&'static str>,
 }
 
 /// The name of the colour run: synthetic shapes written as torchvision's CIFAR-10 folder.
@@ -56,6 +58,7 @@ fn colour_run(root: &Path, train: usize, test: usize, epochs: usize) -> Result<D
         epochs,
         data_dir: Some(written.data_dir),
         unverified: written.unverified,
+        title: Some("Synthetic colour shapes"),
     })
 }
 
@@ -107,6 +110,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
                 epochs: 3,
                 data_dir: None,
                 unverified: false,
+                title: None,
             },
             colour_run(&work.join("colour"), 1000, 200, 2)?,
         ];
@@ -123,6 +127,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
                 epochs: 20,
                 data_dir: None,
                 unverified: false,
+                title: None,
             },
             Documented {
                 name: "fashion-mnist",
@@ -130,6 +135,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
                 epochs: 20,
                 data_dir: None,
                 unverified: false,
+                title: None,
             },
             colour_run(
                 &root.join("target/xtask/data/synthetic-colour"),
@@ -182,6 +188,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             out: Some(figures.clone()),
             data_dir,
             limit: None,
+            title: run.title.map(String::from),
         })?;
         for name in ["history.json", "history.csv"] {
             std::fs::copy(run_dir.join(name), figures.join(name))
@@ -204,6 +211,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
         let metrics = read_metrics(&metrics_path)?;
         crate::readme::update(&root, "results", &crate::readme::results_block(&metrics))?;
         crate::readme::update(&root, "colour", &crate::readme::colour_block(&metrics))?;
+        crate::readme::update_speed(&root)?;
         std::fs::copy(
             out.join("mnist/architecture.png"),
             out.join("architecture.png"),

@@ -24,6 +24,8 @@ enum Task {
     /// Write a synthetic dataset (ten classes of shapes) into a folder, in IDX or any
     /// torchvision layout (`--format`).
     Synthetic(synthetic::Args),
+    /// Rewrite the README's generated blocks from the files in results/ (measures nothing).
+    Readme,
     /// Time the README's quick-start commands from a fresh clone with an empty target folder.
     BuildTime(build_time::Args),
 }
@@ -34,6 +36,7 @@ fn main() -> std::process::ExitCode {
         Task::Figures(args) => figures::run(&args),
         Task::Synthetic(args) => synthetic::run(&args),
         Task::BuildTime(args) => build_time::run(&args),
+        Task::Readme => readme::run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -22,6 +22,100 @@ fn num(v: f64) -> String {
     format!("{v:.4}")
 }
 
+/// The best eager-PyTorch throughputs recorded on these machines in earlier runs (images/s,
+/// batch 16 and 64): the bound the speed summary compares against, whatever this run's
+/// PyTorch measured.
+const BEST_PYTORCH_RECORDED: (f64, f64) = (11_800.0, 17_900.0);
+
+/// The reference notebook's PyTorch pipeline, 20 MNIST epochs on the same kind of machine.
+const REFERENCE_SECONDS: f64 = 160.0;
+
+/// The speed summary: the fast kernels against the best PyTorch numbers recorded, the MNIST
+/// run's wall-clock time against the reference notebook's, and its peak memory.
+pub fn speed_block(metrics: &Metrics, bench: &BenchReport) -> String {
+    let fast = |batch: usize| {
+        bench
+            .rows
+            .iter()
+            .find(|r| r.batch_size == batch && r.framework.starts_with("convlens (fast"))
+            .map_or(0.0, |r| r.images_per_s)
+    };
+    let (b16, b64) = (fast(16), fast(64));
+    let least = (b16 / BEST_PYTORCH_RECORDED.0).min(b64 / BEST_PYTORCH_RECORDED.1);
+    let mut s = format!(
+        "Even against the best PyTorch numbers recorded on these machines ({:.0} and {:.0} \
+         images/s), the convlens figures of the table are at least {least:.1}× faster at both \
+         batch sizes.\n",
+        BEST_PYTORCH_RECORDED.0, BEST_PYTORCH_RECORDED.1
+    );
+    if let Some(m) = metrics.get("mnist") {
+        s.push_str(&format!(
+            "End to end, the 20-epoch MNIST reference run with a validation pass after every \
+             epoch takes {:.0} s here (the time row of the results table) against about {:.0} s \
+             for the reference notebook's PyTorch pipeline on the same kind of machine, about \
+             {:.1}× faster.",
+            m.seconds.total,
+            REFERENCE_SECONDS,
+            REFERENCE_SECONDS / m.seconds.total
+        ));
+        if let Some(rss) = m.peak_rss_mib {
+            s.push_str(&format!(
+                " Its peak resident memory was {rss:.0} MiB (`peak_rss_mib` in \
+                 `results/metrics.json`, read from the process while `cargo xtask figures` \
+                 trains)."
+            ));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// `cargo xtask readme`: rewrites every generated block of the README from the files in
+/// `results/`, measuring nothing (after a hand edit of the text around them, or to check
+/// that they are current).
+pub fn run() -> Result<()> {
+    let root = crate::figures::workspace_root();
+    let metrics = crate::figures::read_metrics(&root.join("results/metrics.json"))?;
+    update(&root, "results", &results_block(&metrics))?;
+    update(&root, "colour", &colour_block(&metrics))?;
+    for entry in std::fs::read_dir(root.join("results"))? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(block) = name
+            .strip_suffix(".json")
+            .filter(|b| b.starts_with("bench"))
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path)?;
+        let report: BenchReport = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a benchmark report", path.display()))?;
+        if block == "bench" {
+            update(&root, "bench", &bench_block(&report))?;
+            update(&root, "hooks", &crate::bench::hooks_block(&report))?;
+        } else if has_block(&root, block)? {
+            update(&root, block, &bench_block(&report))?;
+        }
+    }
+    update_speed(&root)?;
+    println!("README.md's generated blocks are current");
+    Ok(())
+}
+
+/// Rewrites the speed block from `results/metrics.json` and `results/bench.json`, which
+/// `cargo xtask figures` and `cargo xtask bench` write; either task calls it.
+pub fn update_speed(root: &Path) -> Result<()> {
+    let metrics = crate::figures::read_metrics(&root.join("results/metrics.json"))?;
+    let path = root.join("results/bench.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let bench: BenchReport = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not the expected JSON", path.display()))?;
+    update(root, "speed", &speed_block(&metrics, &bench))
+}
+
 /// The colour block: the synthetic colour run's numbers (or a line saying there is none).
 pub fn colour_block(metrics: &Metrics) -> String {
     let Some(m) = metrics.get(crate::figures::COLOUR_RUN) else {
@@ -369,6 +463,11 @@ mod tests {
             "README colour block is stale: run cargo xtask figures"
         );
         let bench = read_bench();
+        assert_eq!(
+            block("speed"),
+            speed_block(&metrics, &bench),
+            "README speed block is stale: run cargo xtask bench"
+        );
         assert_eq!(
             block("bench"),
             bench_block(&bench),

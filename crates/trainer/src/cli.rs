@@ -215,4 +215,8 @@ pub struct InspectArgs {
     /// Evaluate statistics on the first N test images only (default: all).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// The data's name in the figures' titles (default: the dataset's title, e.g. for data
+    /// that is not what its layout says: `--title "synthetic shapes"`).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
 }

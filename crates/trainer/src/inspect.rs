@@ -61,6 +61,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         args.images,
         &layers,
         &out,
+        args.title.as_deref(),
     )?;
     for path in written {
         println!("{}", path.display());
@@ -95,10 +96,11 @@ fn draw_all(
     images: usize,
     layers: &[&str],
     out: &Path,
+    title: Option<&str>,
 ) -> Result<Vec<PathBuf>> {
     let dev = Device::Cpu;
     let names = class_names(config);
-    let title = &config.dataset.title;
+    let title = title.unwrap_or(&config.dataset.title);
     let mut written = Vec::new();
     let mut put = |name: &str| {
         let p = out.join(name);
