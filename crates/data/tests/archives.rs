@@ -697,3 +697,36 @@ fn format_names_round_trip() {
         "{err}"
     );
 }
+
+#[test]
+fn qmnist_downloads_go_to_torchvisions_raw_folder_and_are_verified() {
+    let src = crate::tempdir();
+    write_synthetic_format(src.path(), SyntheticFormat::Qmnist, TRAIN, TEST, SEED).unwrap();
+    let raw = src.path().join("QMNIST/raw");
+    let name = "qmnist-train-images-idx3-ubyte";
+    let body = convlens_data::idx::gzip(&std::fs::read(raw.join(name)).unwrap());
+    let base = serve(
+        HashMap::from([(format!("{name}.gz"), Reply::Body(body))]),
+        4,
+    );
+    let cache = crate::tempdir();
+    let locator = Locator {
+        cache_dir: Some(cache.path().to_path_buf()),
+        download: true,
+        mirrors: Some(vec![base.clone()]),
+        ..Locator::default()
+    };
+    let err = Dataset::load_with(&"qmnist".parse().unwrap(), &locator, &unverified()).unwrap_err();
+    let message = err.to_string();
+    let dest = cache.path().join("qmnist/QMNIST/raw");
+    assert!(
+        message.contains(&format!("download into {}: ", dest.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("download of {base}{name}.gz failed")),
+        "{message}"
+    );
+    assert!(message.contains("checksum mismatch"), "{message}");
+    assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 0);
+}
