@@ -52,42 +52,70 @@ impl Default for SyntheticConfig {
     }
 }
 
-fn unit(rng: &mut ChaCha8Rng) -> f32 {
+/// A uniform draw from [0, 1) with 24 random bits.
+pub(crate) fn unit(rng: &mut ChaCha8Rng) -> f32 {
     (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32
 }
 
 /// Draws one image of class `class` into `out` (`size × size` bytes).
 fn draw(class: usize, size: usize, rng: &mut ChaCha8Rng, out: &mut Vec<u8>) {
-    let s = size as f32;
-    let cx = s / 2.0 + (unit(rng) - 0.5) * s * 0.2;
-    let cy = s / 2.0 + (unit(rng) - 0.5) * s * 0.2;
-    let r = s * (0.22 + 0.1 * unit(rng));
-    let t = s * (0.05 + 0.03 * unit(rng));
+    let shape = Shape::random(size, rng);
     let ink = 0.75 + 0.25 * unit(rng);
     for y in 0..size {
         for x in 0..size {
-            let dx = x as f32 + 0.5 - cx;
-            let dy = y as f32 + 0.5 - cy;
-            let (ax, ay) = (dx.abs(), dy.abs());
-            let dist = (dx * dx + dy * dy).sqrt();
-            let inside = ax < r && ay < r;
-            let diag = (dx - dy).abs() / std::f32::consts::SQRT_2 < t && inside;
-            let anti = (dx + dy).abs() / std::f32::consts::SQRT_2 < t && inside;
-            let on = match class {
-                0 => ay < t && ax < r,
-                1 => ax < t && ay < r,
-                2 => diag,
-                3 => anti,
-                4 => inside && ax.max(ay) > r - 2.0 * t,
-                5 => dist < r,
-                6 => (dist - r).abs() < t,
-                7 => (ax < t && ay < r) || (ay < t && ax < r),
-                8 => diag || anti,
-                _ => ax.max(ay) < r * 0.75,
-            };
             let noise = 0.08 * unit(rng);
-            let v = if on { ink } else { noise };
+            let v = if shape.covers(class, x, y) {
+                ink
+            } else {
+                noise
+            };
             out.push((v * 255.0).round().clamp(0.0, 255.0) as u8);
+        }
+    }
+}
+
+/// Where a shape lies in one image: its centre, size and stroke, drawn at random. Both the
+/// grey and the colour shapes ([`synthetic_colour`](crate::synthetic_colour)) use it.
+pub(crate) struct Shape {
+    cx: f32,
+    cy: f32,
+    r: f32,
+    t: f32,
+}
+
+impl Shape {
+    /// A shape for a `size × size` image: centre near the middle, radius 22–32 % of the
+    /// side, stroke 5–8 %.
+    pub(crate) fn random(size: usize, rng: &mut ChaCha8Rng) -> Shape {
+        let s = size as f32;
+        let cx = s / 2.0 + (unit(rng) - 0.5) * s * 0.2;
+        let cy = s / 2.0 + (unit(rng) - 0.5) * s * 0.2;
+        let r = s * (0.22 + 0.1 * unit(rng));
+        let t = s * (0.05 + 0.03 * unit(rng));
+        Shape { cx, cy, r, t }
+    }
+
+    /// Whether pixel `(x, y)` is on the shape of class `class` (see [`SHAPE_NAMES`]).
+    pub(crate) fn covers(&self, class: usize, x: usize, y: usize) -> bool {
+        let (r, t) = (self.r, self.t);
+        let dx = x as f32 + 0.5 - self.cx;
+        let dy = y as f32 + 0.5 - self.cy;
+        let (ax, ay) = (dx.abs(), dy.abs());
+        let dist = (dx * dx + dy * dy).sqrt();
+        let inside = ax < r && ay < r;
+        let diag = (dx - dy).abs() / std::f32::consts::SQRT_2 < t && inside;
+        let anti = (dx + dy).abs() / std::f32::consts::SQRT_2 < t && inside;
+        match class {
+            0 => ay < t && ax < r,
+            1 => ax < t && ay < r,
+            2 => diag,
+            3 => anti,
+            4 => inside && ax.max(ay) > r - 2.0 * t,
+            5 => dist < r,
+            6 => (dist - r).abs() < t,
+            7 => (ax < t && ay < r) || (ay < t && ax < r),
+            8 => diag || anti,
+            _ => ax.max(ay) < r * 0.75,
         }
     }
 }

@@ -13,14 +13,10 @@ use rand_core::{RngCore, SeedableRng};
 
 use crate::dataset::Split;
 use crate::error::{DataError, Result};
-use crate::synthetic::SHAPE_NAMES;
+use crate::synthetic::{unit, Shape, SHAPE_NAMES};
 
 /// The smallest difference in luma (0 to 1) between a shape and its background.
 pub const MIN_CONTRAST: f32 = 0.25;
-
-fn unit(rng: &mut ChaCha8Rng) -> f32 {
-    (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32
-}
 
 /// RGB in `[0, 1]` of hue `h`, saturation `s` and value `v` (all in `[0, 1]`).
 fn hsv(h: f32, s: f32, v: f32) -> [f32; 3] {
@@ -69,37 +65,18 @@ fn colours(rng: &mut ChaCha8Rng) -> ([f32; 3], [f32; 3]) {
 
 /// Draws one image of class `class` (`3 × size × size` bytes, channels first) into `out`.
 fn draw(class: usize, size: usize, rng: &mut ChaCha8Rng, out: &mut Vec<u8>) {
-    let s = size as f32;
-    let cx = s / 2.0 + (unit(rng) - 0.5) * s * 0.2;
-    let cy = s / 2.0 + (unit(rng) - 0.5) * s * 0.2;
-    let r = s * (0.22 + 0.1 * unit(rng));
-    let t = s * (0.05 + 0.03 * unit(rng));
+    let place = Shape::random(size, rng);
     let (shape, background) = colours(rng);
     let start = out.len();
     out.resize(start + 3 * size * size, 0);
     let plane = size * size;
     for y in 0..size {
         for x in 0..size {
-            let dx = x as f32 + 0.5 - cx;
-            let dy = y as f32 + 0.5 - cy;
-            let (ax, ay) = (dx.abs(), dy.abs());
-            let dist = (dx * dx + dy * dy).sqrt();
-            let inside = ax < r && ay < r;
-            let diag = (dx - dy).abs() / std::f32::consts::SQRT_2 < t && inside;
-            let anti = (dx + dy).abs() / std::f32::consts::SQRT_2 < t && inside;
-            let on = match class {
-                0 => ay < t && ax < r,
-                1 => ax < t && ay < r,
-                2 => diag,
-                3 => anti,
-                4 => inside && ax.max(ay) > r - 2.0 * t,
-                5 => dist < r,
-                6 => (dist - r).abs() < t,
-                7 => (ax < t && ay < r) || (ay < t && ax < r),
-                8 => diag || anti,
-                _ => ax.max(ay) < r * 0.75,
+            let colour = if place.covers(class, x, y) {
+                shape
+            } else {
+                background
             };
-            let colour = if on { shape } else { background };
             for (c, &v) in colour.iter().enumerate() {
                 let noise = 0.06 * (unit(rng) - 0.5);
                 out[start + c * plane + y * size + x] =
