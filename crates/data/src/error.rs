@@ -97,7 +97,7 @@ pub enum DataError {
         actual: String,
     },
     /// A dataset of [`Archive`](crate::Archive) was found nowhere.
-    #[error("dataset {dataset} not found. Places tried:{}\nExpected files: {expected}\nTo get it: {how}", .tried.iter().map(|t| format!("\n  - {t}")).collect::<String>())]
+    #[error("dataset {dataset} not found. Places tried:{}\nTo get it:\n  - {how}\n  - or put its files in the data folder: {expected}", .tried.iter().map(|t| format!("\n  - {t}")).collect::<String>())]
     ArchiveNotFound {
         /// The dataset's title.
         dataset: String,

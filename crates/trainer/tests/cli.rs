@@ -58,8 +58,8 @@ fn bad_flags_get_clear_errors() {
         &["--epochs 0"],
     );
     fails_with(
-        &run(&["train", "--dataset", "cifar10", "--out", &o]),
-        &["cifar10", "fashion-mnist"],
+        &run(&["train", "--dataset", "cifar1000", "--out", &o]),
+        &["cifar1000", "fashion-mnist"],
     );
     fails_with(
         &run(&[

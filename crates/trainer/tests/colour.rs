@@ -441,3 +441,42 @@ fn broken_files_of_every_layout_are_refused_naming_the_file() {
         &["resize"],
     );
 }
+
+#[test]
+fn cifar100_trains_and_draws_with_fine_and_coarse_labels() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let written =
+        write_synthetic_format(&data, SyntheticFormat::Cifar100Python, 300, 200, 0).unwrap();
+    for (labels, classes) in [("fine", 100), ("coarse", 20)] {
+        let out = root.path().join(labels);
+        let mut args = vec!["train".to_string(), "--epochs".into(), "1".into()];
+        args.extend(written.train_args());
+        args.extend(["--labels".into(), labels.into(), "--out".into()]);
+        args.push(out.display().to_string());
+        let o = trainer().args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config["model"]["classes"], classes, "{labels}");
+        let figures = out.join("figures");
+        let o = run(&[
+            "inspect",
+            "--run",
+            &out.display().to_string(),
+            "--images",
+            "3",
+            "--out",
+            &figures.display().to_string(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let evaluation: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(figures.join("evaluation.json")).unwrap())
+                .unwrap();
+        assert_eq!(evaluation["class_names"].as_array().unwrap().len(), classes);
+        for name in ["confusion.png", "classifier.png"] {
+            let bytes = std::fs::read(figures.join(name)).unwrap();
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+        }
+    }
+}

@@ -40,9 +40,9 @@ pub(crate) fn describe(e: &DataError) -> Option<String> {
         DataError::NotPublished { .. } => e
             .to_string()
             .replace("(unverified)", &format!("({})", flag("unverified"))),
-        DataError::ArchiveNotFound { .. } => format!(
-            "{e}\n  - or pass {} DIR with DIR holding those files",
-            flag("data_dir")
+        DataError::ArchiveNotFound { .. } => e.to_string().replace(
+            "in the data folder",
+            &format!("in a folder given as {} DIR", flag("data_dir")),
         ),
         DataError::InvalidArgument {
             name,
