@@ -40,8 +40,7 @@ fn formats(name: &str) -> anyhow::Result<Vec<SyntheticFormat>> {
 
 /// The trainer's flags, quoted for a shell where needed.
 fn command(written: &SyntheticWritten) -> String {
-    let args: Vec<String> = written
-        .train_args()
+    let args: Vec<String> = trainer::commands::synthetic_train_flags(written)
         .into_iter()
         .map(|a| {
             if a.contains(|c: char| !(c.is_ascii_alphanumeric() || "-_./:=".contains(c))) {

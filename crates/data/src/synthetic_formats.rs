@@ -35,7 +35,7 @@
 //!
 //! Files whose checksums are published (CIFAR's Python versions, SVHN, STL-10, USPS,
 //! QMNIST) differ from them, as any copy not downloaded does: loading them needs
-//! [`ReadOptions::unverified`](crate::ReadOptions::unverified) (`--unverified`), which
+//! [`ReadOptions::unverified`](crate::ReadOptions::unverified), which
 //! [`SyntheticWritten::unverified`] says.
 
 use std::fmt;
@@ -230,14 +230,14 @@ pub struct SyntheticWritten {
     /// The format.
     pub format: SyntheticFormat,
     /// The dataset name to load it with (`cifar10`, `idx:<root>`, `imagefolder:<root>`):
-    /// parse it as a [`DatasetId`](crate::DatasetId), or pass it as `--dataset`.
+    /// parse it as a [`DatasetId`](crate::DatasetId).
     pub dataset: String,
-    /// The data folder to search ([`Locator::data_dir`](crate::Locator::data_dir),
-    /// `--data-dir`): the `root` given. For `idx:` and `imagefolder:` the folder is already
+    /// The data folder to search ([`Locator::data_dir`](crate::Locator::data_dir)): the
+    /// `root` given. For `idx:` and `imagefolder:` the folder is already
     /// part of [`SyntheticWritten::dataset`].
     pub data_dir: PathBuf,
-    /// Whether loading needs [`ReadOptions::unverified`](crate::ReadOptions::unverified)
-    /// (`--unverified`): the format has published checksums, which these files do not match.
+    /// Whether loading needs [`ReadOptions::unverified`](crate::ReadOptions::unverified):
+    /// the format has published checksums, which these files do not match.
     pub unverified: bool,
     /// Training images written.
     pub train: usize,
@@ -250,22 +250,14 @@ pub struct SyntheticWritten {
 }
 
 impl SyntheticWritten {
-    /// The flags of `cargo run -p trainer -- train` that load this dataset:
-    /// `--dataset <name>`, then `--data-dir <root>` unless the name holds the folder, then
-    /// `--unverified` when needed.
-    pub fn train_args(&self) -> Vec<String> {
-        let mut args = vec!["--dataset".to_string(), self.dataset.clone()];
-        if !matches!(
+    /// Whether loading needs [`SyntheticWritten::data_dir`] as the data folder
+    /// ([`Locator::data_dir`](crate::Locator::data_dir)): false for `idx:` and
+    /// `imagefolder:`, whose [`SyntheticWritten::dataset`] names the folder itself.
+    pub fn needs_data_dir(&self) -> bool {
+        !matches!(
             self.format,
             SyntheticFormat::Idx | SyntheticFormat::ImageFolder(_)
-        ) {
-            args.push("--data-dir".into());
-            args.push(self.data_dir.display().to_string());
-        }
-        if self.unverified {
-            args.push("--unverified".into());
-        }
-        args
+        )
     }
 }
 

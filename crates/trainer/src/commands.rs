@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use candle_core::Device;
+use convlens_data::synthetic_formats::SyntheticWritten;
 use convlens_data::{Archive, Dataset, DatasetId, Locator, ReadOptions, Split, DATASETS};
 use convlens_model::{Backend, NetConfig, Network};
 use convlens_train::{evaluate, files, ConsoleProgress, RunDir, TrainConfig, Trainer};
@@ -134,6 +135,21 @@ pub fn slower_paths(config: NetConfig) -> Result<Vec<String>> {
             )
         })
         .collect())
+}
+
+/// The flags of `trainer train` that load a synthetic dataset: `--dataset NAME`, then
+/// `--data-dir ROOT` where the name does not hold the folder, then `--unverified` where the
+/// files stand in for published ones.
+pub fn synthetic_train_flags(written: &SyntheticWritten) -> Vec<String> {
+    let mut args = vec!["--dataset".to_string(), written.dataset.clone()];
+    if written.needs_data_dir() {
+        args.push("--data-dir".into());
+        args.push(written.data_dir.display().to_string());
+    }
+    if written.unverified {
+        args.push("--unverified".into());
+    }
+    args
 }
 
 /// `trainer train`.

@@ -314,7 +314,7 @@ fn refused(
     break_it(&data);
     let out = root.path().join("run");
     let mut args = vec!["train".to_string(), "--epochs".into(), "1".into()];
-    args.extend(written.train_args());
+    args.extend(trainer::commands::synthetic_train_flags(&written));
     args.extend(["--out".to_string(), out.display().to_string()]);
     args.extend(extra.iter().map(|s| s.to_string()));
     let o = trainer().args(&args).output().unwrap();
@@ -451,7 +451,7 @@ fn cifar100_trains_and_draws_with_fine_and_coarse_labels() {
     for (labels, classes) in [("fine", 100), ("coarse", 20)] {
         let out = root.path().join(labels);
         let mut args = vec!["train".to_string(), "--epochs".into(), "1".into()];
-        args.extend(written.train_args());
+        args.extend(trainer::commands::synthetic_train_flags(&written));
         args.extend(["--labels".into(), labels.into(), "--out".into()]);
         args.push(out.display().to_string());
         let o = trainer().args(&args).output().unwrap();
