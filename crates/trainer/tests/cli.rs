@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-mod support;
-
+use crate::support::{stderr, synthetic_data, trainer};
 use convlens_data::synthetic::{write_synthetic, SyntheticConfig};
-use support::{stderr, synthetic_data, trainer};
 
 fn run(args: &[&str]) -> Output {
     trainer()

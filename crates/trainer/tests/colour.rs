@@ -4,15 +4,13 @@
 use std::path::Path;
 use std::process::Output;
 
-mod support;
-
+use crate::support::{stderr, trainer};
 use convlens_data::formats::mat::{write_mat, MatArray};
 use convlens_data::formats::{cifar, imagefolder, usps};
 use convlens_data::synthetic::{generate, SHAPE_NAMES};
 use convlens_data::synthetic_colour::colour_dataset;
 use convlens_data::synthetic_formats::{write_synthetic_format, SyntheticFormat};
 use convlens_data::Split;
-use support::{stderr, trainer};
 
 fn run(args: &[&str]) -> Output {
     trainer()
@@ -160,7 +158,7 @@ fn a_cifar10_folder_trains_evaluates_and_draws_in_colour() {
             .unwrap();
     assert_eq!(config["init_md5"].as_str().map(str::len), Some(32));
     // Weights of another shape (the 1-channel MNIST network) are refused naming the tensor.
-    let (_d, mnist_like) = support::synthetic_data(200, 50);
+    let (_d, mnist_like) = crate::support::synthetic_data(200, 50);
     let gray = root.path().join("gray").display().to_string();
     let o = run(&[
         "train",

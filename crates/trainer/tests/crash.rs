@@ -6,10 +6,8 @@ use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 
-mod support;
-
+use crate::support::{stderr, synthetic_data, trainer};
 use convlens_train::{RunDir, ABORT_AT_WRITE_ENV};
-use support::{stderr, synthetic_data, trainer};
 
 /// A synthetic dataset of `train` images and 100 test images.
 fn data(train: usize) -> (tempfile::TempDir, String) {
