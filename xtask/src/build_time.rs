@@ -7,8 +7,9 @@
 //! compile, link and run times; a machine that has never fetched the dependencies adds its
 //! download time.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -35,6 +36,12 @@ pub struct Step {
     pub command: String,
     /// Wall-clock seconds from start to exit.
     pub seconds: f64,
+    /// Seconds from start until cargo started the program (`Running ...`): the build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_seconds: Option<f64>,
+    /// Seconds from start until the first training epoch was reported (`epoch  1/..`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_epoch_seconds: Option<f64>,
 }
 
 /// The content of `results/build-time.json`.
@@ -56,6 +63,13 @@ impl BuildTime {
     /// Seconds of all steps together.
     pub fn total_seconds(&self) -> f64 {
         self.steps.iter().map(|s| s.seconds).sum()
+    }
+
+    /// Seconds from a fresh clone to the first trained epoch, then the tests: the first
+    /// command until its first epoch plus every later command in full.
+    pub fn first_epoch_and_tests_seconds(&self) -> Option<f64> {
+        let (first, rest) = self.steps.split_first()?;
+        Some(first.first_epoch_seconds? + rest.iter().map(|s| s.seconds).sum::<f64>())
     }
 }
 
@@ -87,12 +101,9 @@ pub fn run(args: &Args) -> Result<()> {
     let mut steps = Vec::new();
     for command in QUICK_START {
         eprintln!("build-time: {command} (in {})", clone.display());
-        let seconds = timed(&clone, command)?;
-        eprintln!("build-time: {command}: {seconds:.0} s");
-        steps.push(Step {
-            command: command.to_string(),
-            seconds,
-        });
+        let step = timed(&clone, command)?;
+        eprintln!("build-time: {command}: {:.0} s", step.seconds);
+        steps.push(step);
     }
     let result = BuildTime {
         date: utc_date(),
@@ -120,9 +131,10 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 /// Runs `command` (words split on spaces) in `dir` with a fresh target folder, returning
-/// its wall time. Cargo's variables of the outer `cargo xtask` are removed so the inner
-/// build is what a user's shell would run.
-fn timed(dir: &Path, command: &str) -> Result<f64> {
+/// its wall time and the moments its build ended and its first epoch was reported (both
+/// read from its output, which is passed through). Cargo's variables of the outer
+/// `cargo xtask` are removed so the inner build is what a user's shell would run.
+fn timed(dir: &Path, command: &str) -> Result<Step> {
     let words: Vec<&str> = command.split_whitespace().collect();
     let mut cmd = Command::new(words[0]);
     cmd.args(&words[1..]).current_dir(dir);
@@ -134,15 +146,54 @@ fn timed(dir: &Path, command: &str) -> Result<f64> {
             cmd.env_remove(&key);
         }
     }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
-    let status = cmd
-        .status()
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {command}"))?;
+    let watch = |stream: Option<Box<dyn Read + Send>>, marker: fn(&str) -> bool| {
+        std::thread::spawn(move || {
+            let mut seen = None;
+            if let Some(stream) = stream {
+                for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
+                    if seen.is_none() && marker(&line) {
+                        seen = Some(start.elapsed().as_secs_f64());
+                    }
+                    eprintln!("{line}");
+                }
+            }
+            seen
+        })
+    };
+    let out = watch(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        |l| l.starts_with("epoch "),
+    );
+    let err = watch(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        |l| l.trim_start().starts_with("Running `"),
+    );
+    let status = child
+        .wait()
         .with_context(|| format!("cannot run {command}"))?;
     let seconds = start.elapsed().as_secs_f64();
+    let first_epoch_seconds = out.join().unwrap_or(None);
+    let build_seconds = err.join().unwrap_or(None);
     if !status.success() {
         bail!("{command} failed ({status}) in {}", dir.display());
     }
-    Ok(seconds)
+    Ok(Step {
+        command: command.to_string(),
+        seconds,
+        build_seconds,
+        first_epoch_seconds,
+    })
 }
 
 /// The README block: both commands, their sum, the machine and the date.
@@ -160,9 +211,27 @@ pub fn block(b: &BuildTime) -> String {
     s.push_str(&format!(
         "\nMeasured on {} on {} with {} (`cargo xtask build-time`, \
          [results/build-time.json](results/build-time.json)); the first command's time \
-         includes its 20 training epochs.\n",
+         includes its 20 training epochs.",
         b.date, b.machine, b.rustc
     ));
+    if let Some(first) = b.steps.first() {
+        if let (Some(build), Some(epoch)) = (first.build_seconds, first.first_epoch_seconds) {
+            s.push_str(&format!(
+                " Of it, compiling took {}; the first epoch was done after {}",
+                minutes(build),
+                minutes(epoch)
+            ));
+            if let Some(both) = b.first_epoch_and_tests_seconds() {
+                s.push_str(&format!(
+                    ", and a fresh clone reached its first trained epoch and then the end of \
+                     the tests in {}",
+                    minutes(both)
+                ));
+            }
+            s.push('.');
+        }
+    }
+    s.push('\n');
     s
 }
 
@@ -213,10 +282,14 @@ mod tests {
                 Step {
                     command: QUICK_START[0].into(),
                     seconds: 150.4,
+                    build_seconds: Some(100.2),
+                    first_epoch_seconds: Some(103.0),
                 },
                 Step {
                     command: QUICK_START[1].into(),
                     seconds: 61.0,
+                    build_seconds: None,
+                    first_epoch_seconds: None,
                 },
             ],
         };
@@ -226,6 +299,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("| both | 3 min 31 s |"), "{text}");
+        assert!(
+            text.contains("compiling took 1 min 40 s; the first epoch was done after 1 min 43 s")
+                && text.contains("end of the tests in 2 min 44 s"),
+            "{text}"
+        );
         assert!(
             text.contains("2026-12-02") && text.contains("Some CPU, 2 cores"),
             "{text}"
