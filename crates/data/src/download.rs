@@ -21,6 +21,78 @@ fn agent() -> ureq::Agent {
     )
 }
 
+/// Creates the folder `dest` goes into; returns `dest`'s file name for messages.
+fn prepare(dest: &Path) -> Result<String> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
+        path: dir.to_path_buf(),
+        action: "cannot create the download folder",
+        source,
+    })?;
+    Ok(dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default())
+}
+
+/// Streams the body of `url` into `sink` piece by piece, with a progress bar on stderr when
+/// `progress` is set and stderr is a terminal. A server that announces, or sends, more than
+/// `max_bytes` is cut off with an error that says so (counted here rather than left to the
+/// HTTP client, so that the message says what happened).
+fn stream(
+    url: &str,
+    name: &str,
+    max_bytes: u64,
+    progress: bool,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let fail = |reason: String| DataError::Download {
+        url: url.to_string(),
+        reason,
+    };
+    let mut response = agent().get(url).call().map_err(|e| fail(e.to_string()))?;
+    let len = response.body().content_length();
+    if let Some(len) = len.filter(|&len| len > max_bytes) {
+        return Err(fail(format!(
+            "the server announces {len} bytes, more than the {max_bytes} this file can have"
+        )));
+    }
+    let bar = if progress {
+        indicatif::ProgressBar::new(len.unwrap_or(0))
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("downloading {name}"));
+    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+    let mut total: u64 = 0;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| fail(format!("the connection broke off: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        total = total.saturating_add(n as u64);
+        if total > max_bytes {
+            return Err(fail(format!(
+                "the server sent more than {max_bytes} bytes, the most this file can have; cut off"
+            )));
+        }
+        sink(&buf[..n])?;
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
 /// Downloads `url` to `dest`.
 ///
 /// The body is streamed into a temporary file next to `dest` (with a progress bar on stderr
@@ -34,70 +106,29 @@ pub fn download_verified(
     verify: &dyn Fn(&Path) -> Result<()>,
     progress: bool,
 ) -> Result<()> {
-    let fail = |reason: String| DataError::Download {
-        url: url.to_string(),
-        reason,
-    };
+    let name = prepare(dest)?;
     let dir = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
-        path: dir.to_path_buf(),
-        action: "cannot create the download folder",
-        source,
-    })?;
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
     let tmp: PathBuf = dir.join(format!(".{name}.part-{}", std::process::id()));
     let result = (|| {
-        let mut response = agent().get(url).call().map_err(|e| fail(e.to_string()))?;
-        let len = response.body().content_length();
-        let bar = if progress {
-            indicatif::ProgressBar::new(len.unwrap_or(0))
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_message(format!("downloading {name}"));
-        let mut reader = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_DOWNLOAD_BYTES)
-            .reader();
         let mut file = std::fs::File::create(&tmp).map_err(|source| DataError::Io {
             path: tmp.clone(),
             action: "cannot create",
             source,
         })?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = reader
-                .read(&mut buf)
-                .map_err(|e| fail(format!("the connection broke off: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            file.write_all(&buf[..n]).map_err(|source| DataError::Io {
-                path: tmp.clone(),
-                action: "cannot write",
-                source,
-            })?;
-            bar.inc(n as u64);
-        }
-        bar.finish_and_clear();
-        file.sync_all().map_err(|source| DataError::Io {
+        let write_error = |source| DataError::Io {
             path: tmp.clone(),
             action: "cannot write",
             source,
+        };
+        stream(url, &name, MAX_DOWNLOAD_BYTES, progress, &mut |bytes| {
+            file.write_all(bytes).map_err(write_error)
         })?;
+        file.sync_all().map_err(write_error)?;
         drop(file);
-        verify(&tmp).map_err(|e| fail(format!("the downloaded file was rejected: {e}")))?;
+        verify(&tmp).map_err(|e| DataError::Download {
+            url: url.to_string(),
+            reason: format!("the downloaded file was rejected: {e}"),
+        })?;
         // The verifier reads a path, so the body is staged in `tmp` first; the verified bytes
         // then go through the one atomic writer (a copy of at most a few MB, negligible next
         // to the download) rather than a second hand-written rename.
@@ -129,43 +160,7 @@ pub(crate) fn download_md5(
     max_bytes: u64,
     progress: bool,
 ) -> Result<()> {
-    let fail = |reason: String| DataError::Download {
-        url: url.to_string(),
-        reason,
-    };
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
-        path: dir.to_path_buf(),
-        action: "cannot create the download folder",
-        source,
-    })?;
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let mut response = agent().get(url).call().map_err(|e| fail(e.to_string()))?;
-    let len = response.body().content_length();
-    if let Some(len) = len.filter(|&len| len > max_bytes) {
-        return Err(fail(format!(
-            "the server announces {len} bytes, more than the {max_bytes} this file can have"
-        )));
-    }
-    let bar = if progress {
-        indicatif::ProgressBar::new(len.unwrap_or(0))
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message(format!("downloading {name}"));
-    // The cap is counted here rather than left to the HTTP client, so that its message says
-    // what happened.
-    let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+    let name = prepare(dest)?;
     let write_error = |source| DataError::Io {
         path: dest.to_path_buf(),
         action: "cannot write the download",
@@ -174,26 +169,10 @@ pub(crate) fn download_md5(
     // Dropped without a commit on any error below: its temporary file is removed.
     let mut out = atomic_write_file::AtomicWriteFile::open(dest).map_err(write_error)?;
     let mut hasher = Md5::new();
-    let mut total: u64 = 0;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| fail(format!("the connection broke off: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        total = total.saturating_add(n as u64);
-        if total > max_bytes {
-            return Err(fail(format!(
-                "the server sent more than {max_bytes} bytes, the most this file can have; cut off"
-            )));
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(write_error)?;
-        bar.inc(n as u64);
-    }
-    bar.finish_and_clear();
+    stream(url, &name, max_bytes, progress, &mut |bytes| {
+        hasher.update(bytes);
+        out.write_all(bytes).map_err(write_error)
+    })?;
     let actual = hex(&hasher.finalize());
     if actual != md5 {
         let rejected = DataError::Checksum {
@@ -202,9 +181,10 @@ pub(crate) fn download_md5(
             expected: md5.to_string(),
             actual,
         };
-        return Err(fail(format!(
-            "the downloaded file was rejected: {rejected}"
-        )));
+        return Err(DataError::Download {
+            url: url.to_string(),
+            reason: format!("the downloaded file was rejected: {rejected}"),
+        });
     }
     out.commit().map_err(|source| DataError::Io {
         path: dest.to_path_buf(),
