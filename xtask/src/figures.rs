@@ -511,6 +511,16 @@ mod tests {
                 written.files
             );
         }
+        // The screenshots are PNG images 1280 pixels wide.
+        for run in ["synthetic", COLOUR_RUN] {
+            let png = std::fs::read(written.out.join(run).join(REPORT_SCREENSHOT)).unwrap();
+            assert_eq!(&png[1..4], b"PNG", "{run}");
+            assert_eq!(
+                u32::from_be_bytes(png[16..20].try_into().unwrap()),
+                1280,
+                "{run}"
+            );
+        }
         let metrics = read_metrics(&written.out.join("metrics.json")).unwrap();
         let m = &metrics["synthetic"];
         assert_eq!(m.epochs, 3);
