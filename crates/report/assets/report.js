@@ -490,11 +490,12 @@
     const sc = scaleFor(values);
     return paint(el("canvas"), k, k, (y, x) => sc.rgb(values[y * k + x]));
   }
-  function setComputation(node, value) {
+  function setComputation(node, value, computed) {
     const box = document.getElementById("computation");
     box.textContent = "";
     box.appendChild(node);
     box.setAttribute("data-value", String(value));
+    box.setAttribute("data-computed", String(computed === undefined ? value : computed));
   }
   function hover(li, ch, y, x) {
     const layer = R.layers[li];
@@ -555,8 +556,7 @@
       box.appendChild(gridTable(win, 2));
       box.appendChild(el("p", { text: "= " + fmt(computed) }));
     }
-    box.setAttribute("data-computed", String(computed));
-    setComputation(box, value);
+    setComputation(box, value, computed);
   }
   function kernelOf(layer, o, c) {
     const k = layer.kernel, wt = W[layer.params[0]], ci = wt.shape[1];
