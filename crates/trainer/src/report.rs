@@ -276,10 +276,7 @@ fn read_attributions(path: &Path, chosen: &[usize]) -> Result<Option<page::Attri
     let mut names: Vec<&String> = tensors.keys().filter(|k| *k != "indices").collect();
     names.sort_by_key(|n| {
         (
-            METHODS
-                .iter()
-                .position(|m| m == n)
-                .unwrap_or(METHODS.len()),
+            METHODS.iter().position(|m| m == n).unwrap_or(METHODS.len()),
             n.to_string(),
         )
     });
@@ -334,7 +331,10 @@ mod tests {
         let predicted = [0usize, 1, 2, 3, 4, 5, 6, 0, 0, 0];
         // Four places: one mistake (a quarter, rounded up), then the first images.
         assert_eq!(choose_images(&truth, &predicted, 4), vec![0, 1, 2, 7]);
-        assert_eq!(choose_images(&truth, &predicted, 8), vec![0, 1, 2, 3, 4, 5, 7, 8]);
+        assert_eq!(
+            choose_images(&truth, &predicted, 8),
+            vec![0, 1, 2, 3, 4, 5, 7, 8]
+        );
         assert_eq!(choose_images(&truth, &predicted, 100).len(), 10);
         let right: Vec<usize> = truth.iter().map(|&t| t as usize).collect();
         assert_eq!(choose_images(&truth, &right, 3), vec![0, 1, 2]);
