@@ -87,7 +87,10 @@ fn screenshot(page: &Path, png: &Path) -> Result<()> {
             "--virtual-time-budget=10000",
             "--window-size=1280,1500",
         ])
-        .arg(format!("--user-data-dir={}", tmp.path().join("profile").display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            tmp.path().join("profile").display()
+        ))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(&url)
         .output();

@@ -207,24 +207,25 @@
   }
   function curve(title, keys, format) {
     const box = el("div", { class: "curve" });
-    const cv = el("canvas", { width: 360, height: 200 });
+    const CW = 320, CH = 190;
+    const cv = el("canvas", { width: CW, height: CH });
     const readout = el("div", { class: "readout", text: "" });
     box.appendChild(el("h3", { text: title }));
     box.appendChild(cv); box.appendChild(readout);
     const h = R.history, ctx = cv.getContext("2d");
     const colours = ["#2166ac", "#b2182b"];
-    const L = 44, T = 8, Wd = 360 - L - 8, Ht = 200 - T - 24;
+    const L = 44, T = 8, Wd = CW - L - 8, Ht = CH - T - 24;
     let lo = Infinity, hi = -Infinity;
     for (const e of h) for (const k of keys) { lo = Math.min(lo, e[k]); hi = Math.max(hi, e[k]); }
     if (!(hi > lo)) { hi = lo + 1; }
     const X = (i) => L + (h.length > 1 ? (i * Wd) / (h.length - 1) : Wd / 2);
     const Y = (v) => T + Ht - ((v - lo) / (hi - lo)) * Ht;
     function draw(mark) {
-      ctx.clearRect(0, 0, 360, 200);
+      ctx.clearRect(0, 0, CW, CH);
       ctx.strokeStyle = "#999"; ctx.strokeRect(L, T, Wd, Ht);
       ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
       ctx.fillText(format(hi), 2, T + 8); ctx.fillText(format(lo), 2, T + Ht);
-      ctx.fillText("epoch", L + Wd / 2 - 14, 196);
+      ctx.fillText("epoch", L + Wd / 2 - 14, CH - 4);
       keys.forEach((k, j) => {
         ctx.strokeStyle = colours[j]; ctx.lineWidth = 2; ctx.setLineDash(j ? [5, 3] : []);
         ctx.beginPath();
@@ -238,7 +239,7 @@
     draw(null);
     cv.addEventListener("mousemove", (ev) => {
       const r = cv.getBoundingClientRect();
-      const x = ((ev.clientX - r.left) * 360) / r.width;
+      const x = ((ev.clientX - r.left) * CW) / r.width;
       const i = h.length > 1 ? Math.round(((x - L) * (h.length - 1)) / Wd) : 0;
       const j = Math.max(0, Math.min(h.length - 1, i));
       if (!h.length) return;
@@ -815,7 +816,19 @@
     } else {
       check(document.getElementById("attribution-missing") !== null, "no word on how to make attribution maps");
     }
-    // 7. No request: nothing blocked by the policy, nothing loaded.
+    // 7. The curves give the values under the pointer; filters and statistics are drawn.
+    const curveCanvas = document.querySelector("#curves canvas");
+    if (R.history.length && curveCanvas) {
+      const r = curveCanvas.getBoundingClientRect();
+      curveCanvas.dispatchEvent(new MouseEvent("mousemove", { clientX: r.right - 9, clientY: r.top + r.height / 2, bubbles: true }));
+      const last = R.history[R.history.length - 1];
+      const text = document.querySelector("#curves .readout").textContent;
+      check(text.startsWith("epoch " + last.epoch + ":") && text.includes(last.val_loss.toFixed(4)), "the loss curve's readout says " + JSON.stringify(text));
+    }
+    const convs = R.layers.filter((l) => l.kind === "conv").length;
+    check(document.querySelectorAll("#filters canvas").length >= convs, "not every convolution's filters are drawn");
+    check(document.querySelectorAll("#stats tr").length === R.stats.length + (R.stats.length ? 1 : 0), "the statistics table lacks layers");
+    // 8. No request: nothing blocked by the policy, nothing loaded.
     check(window.convlensViolations.length === 0, "requests blocked by the Content-Security-Policy: " + window.convlensViolations.join("; "));
     const loadedResources = performance.getEntriesByType("resource").map((e) => e.name);
     check(loadedResources.length === 0, "resources loaded: " + loadedResources.join(", "));

@@ -151,6 +151,23 @@ fn the_page_passes_its_selftest_in_chromium_offline_and_small() {
     assert!(data["attributions"].is_null());
     assert_pass(&page);
 
+    // A page whose weights differ from the ones that computed its logits fails: the sign of
+    // fc2's first bias flipped (base64 characters 4–7 hold the first float's top byte).
+    let key = r#""fc2.bias":{"shape":[10],"data":""#;
+    let at = html.find(key).unwrap() + key.len() + 4;
+    let flipped = if &html[at..at + 1] == "v" { "P" } else { "v" };
+    let tampered = root.path().join("tampered.html");
+    std::fs::write(
+        &tampered,
+        format!("{}{flipped}{}", &html[..at], &html[at + 1..]),
+    )
+    .unwrap();
+    let result = selftest(&tampered);
+    assert!(
+        result.starts_with("FAIL") && result.contains("logits differ from convlens's"),
+        "{result}"
+    );
+
     // A request slipped into the page is caught by the self-test.
     let leaky = root.path().join("leaky.html");
     std::fs::write(
