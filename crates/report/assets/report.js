@@ -388,6 +388,7 @@
             const x = Math.min(w - 1, Math.floor(((ev.clientX - r.left) / r.width) * w));
             hover(li, ch, y, x);
           });
+          cv.addEventListener("mouseleave", clearHighlights);
           mapCanvases[li].push(cv);
           maps.appendChild(cv);
         }
@@ -562,6 +563,11 @@
       box.appendChild(el("p", { text: "= " + fmt(computed) }));
     }
     setComputation(box, value, computed);
+  }
+  function clearHighlights() {
+    state.highlighted = [];
+    drawInput();
+    R.layers.forEach((_, l) => { if (R.layers[l].shape.length === 3) drawLayer(l); });
   }
   function kernelOf(layer, o, c) {
     const k = layer.kernel, wt = W[layer.params[0]], ci = wt.shape[1];
@@ -837,7 +843,11 @@
     check(window.convlensViolations.length === 0, "requests blocked by the Content-Security-Policy: " + window.convlensViolations.join("; "));
     const loadedResources = performance.getEntriesByType("resource").map((e) => e.name);
     check(loadedResources.length === 0, "resources loaded: " + loadedResources.join(", "));
+    // Back to the page as it opened.
+    state.drawn = new Float64Array(IMG);
+    paintDrawing();
     select(0);
+    clearHighlights();
     return { fails, worst };
   }
 
