@@ -42,6 +42,27 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         anyhow::bail!("--images 0: must be at least 1");
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.run));
+    // Checked before the work: a page that cannot be written is known at once.
+    if out.is_dir() {
+        anyhow::bail!(
+            "--out {}: is a folder; name the page's file (e.g. {})",
+            out.display(),
+            out.join(REPORT_FILE).display()
+        );
+    }
+    if args.out.is_some() {
+        let folder = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            anyhow::bail!(
+                "--out {}: no folder {} to write it in",
+                out.display(),
+                folder.display()
+            );
+        }
+    }
     let (config, network, data) = crate::commands::open_run(&args.run, args.data_dir.clone())?;
     let history = RunDir::existing(&args.run)?.read_history()?;
     let test = crate::commands::evaluation_split(&config, &data)?;
@@ -60,7 +81,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     )?;
     let html = page::render(&report)?;
     convlens_data::write_atomic(&out, html.as_bytes())
-        .map_err(|e| anyhow::anyhow!("--out {}: {e}", out.display()))?;
+        .map_err(|e| anyhow::anyhow!("--out {}: cannot write the page ({e})", out.display()))?;
     println!("{}", out.display());
     Ok(())
 }

@@ -238,6 +238,10 @@ fn the_page_passes_its_selftest_in_chromium_offline_and_small() {
         &["--out", &nowhere_s],
     );
     assert!(!nowhere.exists());
+    fails_with(
+        &run(&["report", "--run", &run_s, "--out", &run_s]),
+        &["--out", "is a folder"],
+    );
     let empty = root.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let empty_s = empty.display().to_string();
