@@ -205,7 +205,8 @@
     document.getElementById("run-table").appendChild(t);
     document.getElementById("version").textContent = R.version;
   }
-  function curve(title, keys, format) {
+  function curve(title, keys, format, log) {
+    const t = (v) => (log ? Math.log10(Math.max(v, 1e-12)) : v);
     const box = el("div", { class: "curve" });
     const CW = 320, CH = 190;
     const cv = el("canvas", { width: CW, height: CH });
@@ -216,15 +217,17 @@
     const colours = ["#2166ac", "#b2182b"];
     const L = 44, T = 8, Wd = CW - L - 8, Ht = CH - T - 24;
     let lo = Infinity, hi = -Infinity;
-    for (const e of h) for (const k of keys) { lo = Math.min(lo, e[k]); hi = Math.max(hi, e[k]); }
+    for (const e of h) for (const k of keys) { lo = Math.min(lo, t(e[k])); hi = Math.max(hi, t(e[k])); }
     if (!(hi > lo)) { hi = lo + 1; }
+    const label = (v) => format(log ? Math.pow(10, v) : v);
     const X = (i) => L + (h.length > 1 ? (i * Wd) / (h.length - 1) : Wd / 2);
-    const Y = (v) => T + Ht - ((v - lo) / (hi - lo)) * Ht;
+    const Y = (v) => T + Ht - ((t(v) - lo) / (hi - lo)) * Ht;
     function draw(mark) {
       ctx.clearRect(0, 0, CW, CH);
       ctx.strokeStyle = "#999"; ctx.strokeRect(L, T, Wd, Ht);
       ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
-      ctx.fillText(format(hi), 2, T + 8); ctx.fillText(format(lo), 2, T + Ht);
+      ctx.fillText(label(hi), 2, T + 8); ctx.fillText(label(lo), 2, T + Ht);
+      if (log) ctx.fillText("log", 2, T + Ht / 2);
       ctx.fillText("epoch", L + Wd / 2 - 14, CH - 4);
       keys.forEach((k, j) => {
         ctx.strokeStyle = colours[j]; ctx.lineWidth = 2; ctx.setLineDash(j ? [5, 3] : []);
@@ -251,7 +254,7 @@
   function curves() {
     const box = document.getElementById("curves");
     if (!R.history.length) { box.appendChild(el("p", { class: "note", text: "The run has no finished epoch." })); return; }
-    box.appendChild(curve("Loss", ["train_loss", "val_loss"], (v) => v.toFixed(4)));
+    box.appendChild(curve("Loss", ["train_loss", "val_loss"], (v) => v.toFixed(4), true));
     box.appendChild(curve("Accuracy", ["train_accuracy", "val_accuracy"], (v) => (100 * v).toFixed(2) + "%"));
   }
 
