@@ -680,20 +680,21 @@
       for (const v of w.data) m = Math.max(m, Math.abs(v));
       const scale = { lo: -m, hi: m, rgb: (v) => ramp(DIVERGING, (v / m + 1) / 2), stops: DIVERGING };
       const gap = 1;
-      const cols = ci, rows = o;
+      // Rows: input channels; columns: output channels (the wide dimension).
+      const rows = ci, cols = o;
       const cv = el("canvas");
       const hh = rows * (k + gap) - gap, ww = cols * (k + gap) - gap;
       paint(cv, hh, ww, (y, x) => {
         const r = Math.floor(y / (k + gap)), c = Math.floor(x / (k + gap));
         const ky = y % (k + gap), kx = x % (k + gap);
         if (ky === k || kx === k) return [255, 255, 255];
-        return scale.rgb(w.data[((r * ci + c) * k + ky) * k + kx]);
+        return scale.rgb(w.data[((c * ci + r) * k + ky) * k + kx]);
       });
-      const px = Math.max(1, Math.min(8, Math.floor(240 / ww)));
+      const px = Math.max(2, Math.min(12, Math.floor(1100 / ww)));
       cv.style.width = ww * px + "px"; cv.style.height = hh * px + "px";
-      const head = el("h3", { text: layer.name + ": " + o + " filters of " + ci + "×" + k + "×" + k + " (rows: output channels, columns: input channels)" });
+      const head = el("h3", { text: layer.name + ": " + o + " filters of " + ci + "×" + k + "×" + k + " (columns: output channels, rows: input channels)" });
       head.appendChild(legend(scale));
-      box.appendChild(el("div", { class: "filters" }, [head, cv]));
+      box.appendChild(el("div", { class: "filters" }, [head, el("div", { class: "scroll" }, [cv])]));
     }
   }
   function stats() {
