@@ -780,6 +780,9 @@
       check(state.highlighted.some((hl) => hl.target === "input"), "no receptive field on the input for " + layer.name);
       if (li > 0) check(state.highlighted.some((hl) => hl.target === li - 1), "no highlight on the layer below " + layer.name);
     });
+    const lastMap = mapCanvases[R.layers.findIndex((l) => l.shape.length === 3)][0];
+    lastMap.dispatchEvent(new MouseEvent("mouseleave"));
+    check(state.highlighted.length === 0, "leaving a map did not clear its outlines");
     // The receptive fields of the course network: conv1 3×3, maxp1 4×4, conv2 12×12.
     const rfSide = (name) => { const li = R.layers.findIndex((l) => l.name === name); if (li < 0) return null; const r = receptiveField(li, 3, 3); return [r.y1 - r.y0 + 1, r.x1 - r.x0 + 1]; };
     const expected = { conv1: 3, maxp1: 4, conv2: 12, maxp2: 14, conv3: 34 };

@@ -151,6 +151,20 @@ fn the_page_passes_its_selftest_in_chromium_offline_and_small() {
     assert!(data["attributions"].is_null());
     assert_pass(&page);
 
+    // The same run gives the same bytes.
+    let again = root.path().join("again.html");
+    ok(&run(&[
+        "report",
+        "--run",
+        &run_s,
+        "--out",
+        &again.display().to_string(),
+    ]));
+    assert!(
+        std::fs::read_to_string(&again).unwrap() == html,
+        "two pages of one run differ"
+    );
+
     // A page whose weights differ from the ones that computed its logits fails: the sign of
     // fc2's first bias flipped (base64 characters 4–7 hold the first float's top byte).
     let key = r#""fc2.bias":{"shape":[10],"data":""#;
