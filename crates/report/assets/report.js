@@ -404,8 +404,7 @@
         cv.addEventListener("mousemove", (ev) => {
           const r = cv.getBoundingClientRect();
           const j = Math.min(layer.shape[0] - 1, Math.floor(((ev.clientX - r.left) / r.width) * layer.shape[0]));
-          const v = state.acts[li][j];
-          setComputation(el("div", {}, [el("p", { text: layer.name + "[" + j + "] = " + fmt(v) + (layer.kind === "linear" ? " (weights · previous layer + bias)" : "") })]), v);
+          hoverUnit(li, j);
         });
         row.appendChild(cv);
         mapCanvases[li] = [cv];
@@ -565,6 +564,37 @@
       box.appendChild(gridTable(win, 2));
       box.appendChild(el("p", { text: "= " + fmt(computed) }));
     }
+    setComputation(box, value, computed);
+  }
+  // The computation behind one value of a one-dimensional layer: for a linear layer the
+  // largest terms of weights · previous layer, their sum and the bias.
+  function hoverUnit(li, j) {
+    const layer = R.layers[li];
+    const value = state.acts[li][j];
+    const prev = state.acts[li - 1] || state.input;
+    const name = li === 0 ? "input" : R.layers[li - 1].name;
+    const box = el("div", {}, [el("p", { text: layer.name + "[" + j + "] = " + fmt(value) })]);
+    let computed = value;
+    if (layer.kind === "linear") {
+      const wt = W[layer.params[0]].data, bias = W[layer.params[1]].data[j], m = prev.length;
+      const terms = [];
+      let total = 0;
+      for (let i = 0; i < m; i++) { const t = wt[j * m + i] * prev[i]; terms.push([i, t]); total += t; }
+      computed = total + bias;
+      terms.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+      const t = el("table");
+      t.appendChild(el("tr", {}, ["input", "weight", "× value", "= term"].map((h) => el("th", { text: h }))));
+      for (const [i, term] of terms.slice(0, 6)) t.appendChild(el("tr", {}, [el("td", { text: name + "[" + i + "]" }), el("td", { text: fmt(wt[j * m + i]) }), el("td", { text: fmt(prev[i]) }), el("td", { text: fmt(term) })]));
+      box.appendChild(el("p", { class: "note", text: "The " + Math.min(6, m) + " largest of " + m + " terms weight × " + name + ":" }));
+      box.appendChild(t);
+      box.appendChild(el("p", { text: "sum " + fmt(total) + " + bias " + fmt(bias) + " = " + fmt(computed) }));
+    } else if (layer.kind === "relu") {
+      computed = Math.max(0, prev[j]);
+      box.appendChild(el("p", { text: "ReLU: max(0, " + name + " = " + fmt(prev[j]) + ") = " + fmt(computed) }));
+    } else if (layer.kind === "flatten") {
+      box.appendChild(el("p", { text: "the values of " + name + " in one row (channel, then row, then column)" }));
+    }
+    state.lastHover = { layer: layer.name, channel: 0, y: 0, x: j };
     setComputation(box, value, computed);
   }
   function clearHighlights() {
@@ -779,6 +809,18 @@
       check(Math.abs(computed - value) <= 1e-9 * Math.max(1, Math.abs(value)), layer.name + ": the computation shown gives " + computed + ", the map holds " + value);
       check(state.highlighted.some((hl) => hl.target === "input"), "no receptive field on the input for " + layer.name);
       if (li > 0) check(state.highlighted.some((hl) => hl.target === li - 1), "no highlight on the layer below " + layer.name);
+    });
+    // The classifier strips: every unit's computation agrees with the forward pass.
+    R.layers.forEach((layer, li) => {
+      if (layer.shape.length !== 1) return;
+      const n = layer.shape[0], j = n - 1;
+      const cv = mapCanvases[li][0];
+      cv.dispatchEvent(new MouseEvent("mousemove", centre(cv, 0, j, 1, n)));
+      const box = document.getElementById("computation");
+      const value = state.acts[li][j];
+      check(state.lastHover.layer === layer.name && state.lastHover.x === j, "hovering " + layer.name + " did not reach unit " + j);
+      const computed = Number(box.getAttribute("data-computed"));
+      check(Math.abs(computed - value) <= 1e-9 * Math.max(1, Math.abs(value)), layer.name + ": the computation shown gives " + computed + ", the layer holds " + value);
     });
     const lastMap = mapCanvases[R.layers.findIndex((l) => l.shape.length === 3)][0];
     lastMap.dispatchEvent(new MouseEvent("mouseleave"));
