@@ -14,7 +14,7 @@ use convlens_data::synthetic_formats::{write_synthetic_format, SyntheticFormat};
 use convlens_train::{EpochRecord, RunDir};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trainer::cli::{InspectArgs, TrainArgs};
+use trainer::cli::{InspectArgs, ReportArgs, TrainArgs};
 use trainer::inspect::{self, EvaluationFile, LayerSummary};
 
 /// Flags.
@@ -60,6 +60,57 @@ fn colour_run(root: &Path, train: usize, test: usize, epochs: usize) -> Result<D
         unverified: written.unverified,
         title: Some("Synthetic colour shapes"),
     })
+}
+
+/// Test images embedded in each run's explorer page.
+const REPORT_IMAGES: usize = 100;
+/// The screenshot of the explorer page, next to it.
+pub const REPORT_SCREENSHOT: &str = "report.png";
+/// Debian's Chromium, which takes the screenshot.
+const CHROMIUM: &str = "chromium";
+
+/// A screenshot of `page` as a reader first sees it, 1280 pixels wide, by headless Chromium
+/// (offline: every host name resolves nowhere), written to `png` atomically.
+fn screenshot(page: &Path, png: &Path) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let shot = tmp.path().join("shot.png");
+    let url = format!("file://{}", page.canonicalize()?.display());
+    let output = std::process::Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=10000",
+            "--window-size=1280,1500",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            tmp.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output();
+    let output = match output {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "{CHROMIUM} is not installed: the figures include a screenshot of each explorer \
+             page; install it with `apt-get install chromium`"
+        ),
+        Err(e) => return Err(e).context("cannot run chromium"),
+    };
+    let bytes = std::fs::read(&shot).with_context(|| {
+        format!(
+            "chromium wrote no screenshot of {}: {}",
+            page.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    convlens_data::write_atomic(png, &bytes)?;
+    Ok(())
 }
 
 /// What a pipeline run wrote.
@@ -190,6 +241,16 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             limit: None,
             title: run.title.map(String::from),
         })?;
+        // The explorer page and its screenshot for the README.
+        let page = figures.join(trainer::report::REPORT_FILE);
+        trainer::report::run(&ReportArgs {
+            run: run_dir.clone(),
+            images: REPORT_IMAGES,
+            out: Some(page.clone()),
+            data_dir: run.data_dir.clone().or_else(|| args.data_dir.clone()),
+            title: run.title.map(String::from),
+        })?;
+        screenshot(&page, &figures.join(REPORT_SCREENSHOT))?;
         for name in ["history.json", "history.csv"] {
             std::fs::copy(run_dir.join(name), figures.join(name))
                 .with_context(|| format!("copying {name}"))?;
@@ -503,6 +564,10 @@ mod tests {
             "synthetic/confusion.png",
             "synthetic/activation_stats.png",
             "synthetic/history.csv",
+            "synthetic/report.html",
+            "synthetic/report.png",
+            "synthetic-colour/report.html",
+            "synthetic-colour/report.png",
             "metrics.json",
         ] {
             assert!(

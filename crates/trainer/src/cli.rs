@@ -68,6 +68,9 @@ pub enum Command {
     Datasets(DatasetsArgs),
     /// Draw every figure of a run: filters, feature maps, classifier, confusion, statistics.
     Inspect(InspectArgs),
+    /// Write one self-contained HTML page to explore the run in a browser: every layer of
+    /// chosen test images, drawing your own, receptive fields, confusion, filters.
+    Report(ReportArgs),
 }
 
 /// Flags of `trainer train`. Defaults are the reference configuration.
@@ -217,6 +220,26 @@ pub struct InspectArgs {
     pub limit: Option<usize>,
     /// The data's name in the figures' titles (default: the dataset's title, e.g. for data
     /// that is not what its layout says: `--title "synthetic shapes"`).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+}
+
+/// Flags of `trainer report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run folder.
+    #[arg(long, value_name = "DIR", value_parser = path())]
+    pub run: PathBuf,
+    /// Test images embedded in the page (the first ones, some of the mistakes among them).
+    #[arg(long, default_value_t = 100)]
+    pub images: usize,
+    /// The page to write (default: RUN/report.html).
+    #[arg(long, value_name = "FILE", value_parser = path())]
+    pub out: Option<PathBuf>,
+    /// Where the dataset is, if not where the run found it.
+    #[arg(long, value_name = "DIR", value_parser = path())]
+    pub data_dir: Option<PathBuf>,
+    /// The data's name in the page (default: the dataset's title).
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
 }

@@ -1,11 +1,12 @@
 //! The `trainer` command line as a library: the flags ([`cli`]), the commands that compose
-//! the convlens crates ([`commands`], [`inspect`]). `main.rs` only parses and dispatches;
+//! the convlens crates ([`commands`], [`inspect`], [`report`]). `main.rs` only parses and dispatches;
 //! `cargo xtask figures` calls the same functions in-process.
 
 pub mod cli;
 pub mod commands;
 mod flags;
 pub mod inspect;
+pub mod report;
 
 /// The error and its causes on one line, in the command line's words (flags, not the
 /// libraries' field names), leaving out a cause whose text the message before it already

@@ -256,6 +256,12 @@ const INSPECT: &[(&str, Kind)] = &[
     ("--data-dir", Kind::Path),
     ("--limit", Kind::Count),
 ];
+const REPORT: &[(&str, Kind)] = &[
+    ("--run", Kind::Path),
+    ("--images", Kind::Count),
+    ("--out", Kind::Path),
+    ("--data-dir", Kind::Path),
+];
 /// Flags no subcommand has, and stray words.
 const STRAY: &[&str] = &[
     "--bogus",
@@ -270,12 +276,13 @@ const STRAY: &[&str] = &[
 
 /// One generated command line.
 fn command_line(fixture: &Fixture, rng: &mut Rng) -> Vec<String> {
-    let (sub, flags): (&str, &[(&str, Kind)]) = match rng.below(12) {
+    let (sub, flags): (&str, &[(&str, Kind)]) = match rng.below(13) {
         0..=3 => ("train", TRAIN),
         4..=5 => ("eval", EVAL),
         6..=7 => ("summary", SUMMARY),
         8 => ("datasets", DATASETS),
         9..=10 => ("inspect", INSPECT),
+        11 => ("report", REPORT),
         _ => (
             rng.pick(&["bogus", "", "--version", "help", "TRAIN", "ü"]),
             TRAIN,
@@ -314,8 +321,11 @@ fn command_line(fixture: &Fixture, rng: &mut Rng) -> Vec<String> {
             }
         }
     }
-    // `eval` and `inspect` need --run; usually give one.
-    if (sub == "eval" || sub == "inspect") && !has(&args, "--run") && rng.below(4) != 0 {
+    // `eval`, `inspect` and `report` need --run; usually give one.
+    if (sub == "eval" || sub == "inspect" || sub == "report")
+        && !has(&args, "--run")
+        && rng.below(4) != 0
+    {
         args.push("--run".into());
         args.push(if rng.below(8) == 0 {
             fixture.run.display().to_string()
@@ -449,7 +459,7 @@ fn generated_command_lines_never_panic_and_fail_with_one_error_line() {
         start.elapsed().as_secs_f64()
     );
     // The generator reaches the work of every subcommand, not only the flag parser.
-    for sub in ["train", "eval", "summary", "datasets", "inspect"] {
+    for sub in ["train", "eval", "summary", "datasets", "inspect", "report"] {
         let count = |code: i32| {
             outcomes
                 .iter()

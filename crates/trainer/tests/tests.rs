@@ -5,4 +5,5 @@ mod cli;
 mod colour;
 mod crash;
 mod hostile;
+mod report;
 mod support;
