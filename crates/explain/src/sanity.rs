@@ -17,8 +17,8 @@ pub const SANITY_THRESHOLD: f64 = 0.5;
 pub struct SanityStep {
     /// The layers re-initialized, from the output back.
     pub randomized: Vec<String>,
-    /// Spearman's rank correlation between each image's map on the trained model and on
-    /// this model, averaged over the images.
+    /// Spearman's rank correlation between the absolute values of each image's map on the
+    /// trained model and on this model, averaged over the images.
     pub rank_correlation: f64,
 }
 
@@ -26,6 +26,10 @@ pub struct SanityStep {
 /// step, and compares `maps` (a method's `[N, H, W]` maps for the model, images and
 /// targets) on each randomized model with its maps on the trained one. The targets stay
 /// the same throughout; re-initialization uses `seed`.
+///
+/// Maps are compared by magnitude, as Adebayo et al. do in their main figures: a signed map
+/// whose signs turn random while its magnitudes keep the image's outline (Input × Gradient
+/// on black backgrounds) still shows the outline, and should not pass.
 pub fn cascading_randomization<M, F>(
     model: &M,
     x: &Tensor,
@@ -37,12 +41,16 @@ where
     M: Explainable,
     F: FnMut(&M, &Tensor, &[usize]) -> Result<Tensor>,
 {
-    let trained = maps(model, x, targets)?.flatten_from(1)?.to_vec2::<f32>()?;
+    let trained = maps(model, x, targets)?
+        .abs()?
+        .flatten_from(1)?
+        .to_vec2::<f32>()?;
     let layers = model.parameterized_layers();
     let mut steps = Vec::with_capacity(layers.len());
     for top in 1..=layers.len() {
         let randomized = model.randomized(top, seed)?;
         let after = maps(&randomized, x, targets)?
+            .abs()?
             .flatten_from(1)?
             .to_vec2::<f32>()?;
         let rho: f64 = trained

@@ -4,5 +4,6 @@
 mod cli;
 mod colour;
 mod crash;
+mod explain;
 mod hostile;
 mod support;
