@@ -26,16 +26,19 @@ pub enum Baseline {
     UniformNoise,
 }
 
-/// An attribution method and its parameters.
+/// An attribution method and its parameters; serialized with its [`Method::name`] under
+/// `method` next to the parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "method")]
 pub enum Method {
     /// |∂score/∂input|, largest magnitude over channels (Simonyan et al., 2014).
     Saliency,
     /// input × ∂score/∂input, summed over channels (Shrikumar et al., 2016).
+    #[serde(rename = "inputxgrad")]
     InputXGradient,
     /// The gradient averaged over `samples` noisy copies of the input, then as saliency
     /// (Smilkov et al., 2017).
+    #[serde(rename = "smoothgrad")]
     SmoothGrad {
         /// Noisy copies per image.
         samples: usize,
@@ -44,6 +47,7 @@ pub enum Method {
     },
     /// (input − baseline) × the gradient averaged along the straight path from the baseline
     /// (midpoint rule over `steps`), summed over channels (Sundararajan et al., 2017).
+    #[serde(rename = "ig")]
     IntegratedGradients {
         /// Points on the path.
         steps: usize,
@@ -52,12 +56,14 @@ pub enum Method {
     },
     /// ReLU of the layer's channels weighted by their spatially averaged gradients,
     /// upsampled bilinearly to the input (Selvaraju et al., 2017).
+    #[serde(rename = "gradcam")]
     GradCam {
         /// The layer (it needs a spatial extent).
         layer: String,
     },
     /// Grad-CAM with the channel weights of Chattopadhyay et al. (2018): positive gradients
     /// weighted per position by g² / (2g² + Σ A·g³).
+    #[serde(rename = "gradcampp")]
     GradCamPlusPlus {
         /// The layer (it needs a spatial extent).
         layer: String,

@@ -55,3 +55,18 @@ fn area_under_a_curve() {
     assert_eq!(auc(&[1.0, 0.0]), 0.5);
     assert_eq!(auc(&[1.0, 0.5, 0.0, 0.0]), (0.75 + 0.25) / 3.0);
 }
+
+/// `explain.json` names each method as the command line does, next to its parameters.
+#[test]
+fn methods_serialize_under_their_names() {
+    use convlens_explain::{Method, METHOD_NAMES};
+    for name in METHOD_NAMES {
+        let method = Method::from_name(name, "relu2", (0.0, 1.0)).unwrap();
+        assert_eq!(method.name(), name);
+        let json = serde_json::to_value(&method).unwrap();
+        assert_eq!(json["method"], name, "{json}");
+        let back: Method = serde_json::from_value(json).unwrap();
+        assert_eq!(back, method);
+    }
+    assert!(Method::from_name("lime", "relu2", (0.0, 1.0)).is_none());
+}
