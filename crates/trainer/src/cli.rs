@@ -237,7 +237,7 @@ pub struct ExplainArgs {
     /// The layer of Grad-CAM and Grad-CAM++ (it needs a spatial extent: conv1 to maxp2).
     #[arg(long, default_value = "relu2")]
     pub layer: String,
-    /// Test images whose maps are drawn and stored.
+    /// Test images whose maps are stored (the first 20 of them are drawn).
     #[arg(long, default_value_t = 10)]
     pub images: usize,
     /// The class each map explains: predicted, true, or a class (number or name).

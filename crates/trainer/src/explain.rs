@@ -30,6 +30,8 @@ pub const FAITHFULNESS: &str = "faithfulness.png";
 const SANITY_IMAGES: usize = 100;
 /// Inputs per forward pass (images × noise samples, path steps or occluded copies).
 const MAX_BATCH: usize = 512;
+/// Images drawn in `explain.png` at most (all `--images` are stored in the safetensors).
+const FIGURE_IMAGES: usize = 20;
 /// The seed of the noise, the random orderings and the re-initializations.
 const SEED: u64 = 42;
 
@@ -241,7 +243,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         }
         columns.push(viz::AttributionColumn {
             title: method.title().to_string(),
-            maps,
+            maps: maps.narrow(0, 0, shown.min(FIGURE_IMAGES))?,
         });
         reports.push(report);
     }
@@ -274,11 +276,12 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     json.push(b'\n');
     convlens_data::write_atomic(&put(REPORT), &json)?;
 
-    let captions: Vec<String> = (0..shown)
+    let drawn = shown.min(FIGURE_IMAGES);
+    let captions: Vec<String> = (0..drawn)
         .map(|i| format!("true {} / pred {}", names[labels[i]], names[predicted[i]]))
         .collect();
     viz::draw_attributions(
-        &x.narrow(0, 0, shown)?,
+        &x.narrow(0, 0, drawn)?,
         &columns,
         &captions,
         &format!("{title}: what the network looks at"),
