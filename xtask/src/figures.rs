@@ -14,7 +14,7 @@ use convlens_data::synthetic_formats::{write_synthetic_format, SyntheticFormat};
 use convlens_train::{EpochRecord, RunDir};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trainer::cli::{InspectArgs, ReportArgs, TrainArgs};
+use trainer::cli::{ExplainArgs, InspectArgs, ReportArgs, TrainArgs};
 use trainer::inspect::{self, EvaluationFile, LayerSummary};
 
 /// Flags.
@@ -43,6 +43,9 @@ struct Documented {
     /// The data's name in the figures, when the layout's name would mislead.
     title: Option<&'static str>,
 }
+
+/// Test images the documented runs' deletion and insertion curves are measured on.
+pub const EXPLAIN_EVAL_IMAGES: usize = 1000;
 
 /// The name of the colour run: synthetic shapes written as torchvision's CIFAR-10 folder.
 pub const COLOUR_RUN: &str = "synthetic-colour";
@@ -241,6 +244,30 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             limit: None,
             title: run.title.map(String::from),
         })?;
+        // What the network looks at: every attribution method with its checks. The maps
+        // themselves (attributions.safetensors) stay in the run folder, where the explorer
+        // page below embeds those of its images (the same first test images).
+        eprintln!("== {}: attribution methods", run.name);
+        let explained = run_dir.join("explain");
+        trainer::explain::run(&ExplainArgs {
+            run: run_dir.clone(),
+            methods: Vec::new(),
+            layer: "relu2".into(),
+            images: REPORT_IMAGES,
+            target: "predicted".into(),
+            eval_images: if args.quick { 50 } else { EXPLAIN_EVAL_IMAGES },
+            out: Some(explained.clone()),
+            data_dir: run.data_dir.clone().or_else(|| args.data_dir.clone()),
+            title: run.title.map(String::from),
+        })?;
+        for name in [
+            trainer::explain::REPORT,
+            trainer::explain::FIGURE,
+            trainer::explain::FAITHFULNESS,
+        ] {
+            std::fs::copy(explained.join(name), figures.join(name))
+                .with_context(|| format!("copying {name}"))?;
+        }
         // The explorer page and its screenshot for the README.
         let page = figures.join(trainer::report::REPORT_FILE);
         trainer::report::run(&ReportArgs {
@@ -272,6 +299,11 @@ pub fn pipeline(args: &Args) -> Result<Written> {
         let metrics = read_metrics(&metrics_path)?;
         crate::readme::update(&root, "results", &crate::readme::results_block(&metrics))?;
         crate::readme::update(&root, "colour", &crate::readme::colour_block(&metrics))?;
+        crate::readme::update(
+            &root,
+            "explain",
+            &crate::readme::explain_block(&crate::readme::read_explain(&out)?),
+        )?;
         crate::readme::update_speed(&root)?;
         std::fs::copy(
             out.join("mnist/architecture.png"),
@@ -563,6 +595,10 @@ mod tests {
             "synthetic/saliency.png",
             "synthetic/confusion.png",
             "synthetic/activation_stats.png",
+            "synthetic/explain.json",
+            "synthetic/explain.png",
+            "synthetic/faithfulness.png",
+            "synthetic-colour/explain.png",
             "synthetic/history.csv",
             "synthetic/report.html",
             "synthetic/report.png",
@@ -595,6 +631,12 @@ mod tests {
         assert_eq!(m.per_class_accuracy.len(), 10);
         assert_eq!(m.per_class_accuracy[5].class, "disc");
         assert_eq!(m.test.images, 500);
+        for run in ["synthetic", COLOUR_RUN] {
+            let report =
+                trainer::explain::read_report(&written.out.join(run).join("explain.json")).unwrap();
+            assert_eq!(report.methods.len(), 7, "{run}");
+            assert_eq!(report.eval_images, 50, "{run}");
+        }
         if cfg!(target_os = "linux") {
             // A training process holds at least the data and the network: tens of MiB.
             let rss = m.peak_rss_mib.unwrap();

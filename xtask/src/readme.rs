@@ -1,11 +1,13 @@
 //! The README's generated blocks: tables rendered from `results/metrics.json`,
-//! `results/bench.json` and `results/bench-CxHxW.json` (a block `bench-CxHxW` each, where the
+//! `results/<run>/explain.json`, `results/bench.json` and `results/bench-CxHxW.json` (a block `bench-CxHxW` each, where the
 //! README has one), between `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers.
 //! `cargo xtask figures` and `cargo xtask bench` rewrite them; tests fail when they are stale.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+use convlens_explain::{ExplainReport, MeanSe};
 
 use crate::bench::BenchReport;
 use crate::figures::{Best, Curves, Machine, Metrics, RunMetrics};
@@ -78,6 +80,11 @@ pub fn run() -> Result<()> {
     let metrics = crate::figures::read_metrics(&root.join("results/metrics.json"))?;
     update(&root, "results", &results_block(&metrics))?;
     update(&root, "colour", &colour_block(&metrics))?;
+    update(
+        &root,
+        "explain",
+        &explain_block(&read_explain(&root.join("results"))?),
+    )?;
     for entry in std::fs::read_dir(root.join("results"))? {
         let path = entry?.path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -114,6 +121,100 @@ pub fn update_speed(root: &Path) -> Result<()> {
     let bench: BenchReport = serde_json::from_str(&text)
         .with_context(|| format!("{} is not the expected JSON", path.display()))?;
     update(root, "speed", &speed_block(&metrics, &bench))
+}
+
+/// The runs whose attribution methods the README compares.
+pub const EXPLAINED_RUNS: [&str; 2] = ["mnist", "fashion-mnist"];
+
+/// `results/<run>/explain.json` of each run of [`EXPLAINED_RUNS`] that has one.
+pub fn read_explain(results: &Path) -> Result<Vec<(String, ExplainReport)>> {
+    let mut reports = Vec::new();
+    for run in EXPLAINED_RUNS {
+        let path = results.join(run).join(trainer::explain::REPORT);
+        if path.is_file() {
+            reports.push((run.to_string(), trainer::explain::read_report(&path)?));
+        }
+    }
+    Ok(reports)
+}
+
+fn mean_se(v: &MeanSe) -> String {
+    format!("{:.3} ± {:.3}", v.mean, v.standard_error)
+}
+
+/// The explain block: per run, each method's sanity correlation, deletion and insertion
+/// AUC (and the random order's), completeness error and time, from `explain.json`.
+pub fn explain_block(reports: &[(String, ExplainReport)]) -> String {
+    if reports.is_empty() {
+        return "No explain.json in results/ yet: run `cargo xtask figures`.\n".into();
+    }
+    let mut s = String::new();
+    for (_, r) in reports {
+        s.push_str(&format!(
+            "\n**{}: {} test images, Grad-CAM at {}, maps of the {} class**\n\n",
+            r.dataset,
+            group(r.eval_images),
+            r.layer,
+            r.target
+        ));
+        s.push_str(
+            "| method | sanity: rank correlation with every layer random | deletion AUC (lower is \
+             better) | insertion AUC (higher is better) | IG completeness error | seconds |\n\
+             |---|---:|---:|---:|---:|---:|\n",
+        );
+        for m in &r.methods {
+            let rho = m
+                .sanity
+                .steps
+                .last()
+                .map_or(f64::NAN, |s| s.rank_correlation);
+            // No "-0.00" for a correlation that rounds to zero.
+            let rho = if rho.abs() < 0.005 { 0.0 } else { rho };
+            let verdict = if m.sanity.fails { " (fails)" } else { "" };
+            s.push_str(&format!(
+                "| {} | {rho:.2}{verdict} | {} | {} | {} | {:.0} |\n",
+                m.name,
+                mean_se(&m.faithfulness.deletion_auc),
+                mean_se(&m.faithfulness.insertion_auc),
+                m.completeness_error
+                    .as_ref()
+                    .map_or("–".to_string(), |c| format!("{:.1}%", 100.0 * c.mean)),
+                m.seconds
+            ));
+        }
+        s.push_str(&format!(
+            "| random order | – | {} | {} | – | – |\n",
+            mean_se(&r.random.deletion_auc),
+            mean_se(&r.random.insertion_auc)
+        ));
+    }
+    let r = &reports[0].1;
+    let sanity_images = r.methods.first().map_or(0, |m| m.sanity.images);
+    let layers = r.methods.first().map_or(0, |m| m.sanity.steps.len());
+    let threshold = r.methods.first().map_or(0.5, |m| m.sanity.threshold);
+    s.push_str(&format!(
+        "\nAUCs are means ± standard error over the images, of the target probability as pixels \
+         are set to {} (deletion) or put back into an image of {} (insertion) in {} steps. \
+         Sanity: Spearman's correlation of the maps' magnitudes on the trained network and on \
+         one with all {layers} parameterized layers re-initialized, over {sanity_images} \
+         images; \
+         a method fails at |ρ| ≥ {threshold}. Seconds: wall clock for the maps of every \
+         image, the cascade and the curves, on the machine of the results table.\n",
+        r.faithfulness.fill, r.faithfulness.fill, r.faithfulness.steps,
+    ));
+    s
+}
+
+fn group(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The colour block: the synthetic colour run's numbers (or a line saying there is none).
@@ -461,6 +562,11 @@ mod tests {
             block("colour"),
             colour_block(&metrics),
             "README colour block is stale: run cargo xtask figures"
+        );
+        assert_eq!(
+            block("explain"),
+            explain_block(&read_explain(&root().join("results")).unwrap()),
+            "README explain block is stale: run cargo xtask figures"
         );
         let bench = read_bench();
         assert_eq!(

@@ -71,6 +71,9 @@ pub enum Command {
     /// Write one self-contained HTML page to explore the run in a browser: every layer of
     /// chosen test images, drawing your own, receptive fields, confusion, filters.
     Report(ReportArgs),
+    /// What the network looks at: attribution maps of several methods, each checked for
+    /// sanity (cascading randomization) and faithfulness (deletion and insertion curves).
+    Explain(ExplainArgs),
 }
 
 /// Flags of `trainer train`. Defaults are the reference configuration.
@@ -240,6 +243,39 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR", value_parser = path())]
     pub data_dir: Option<PathBuf>,
     /// The data's name in the page (default: the dataset's title).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+}
+
+/// Flags of `trainer explain`.
+#[derive(Debug, Args, Clone)]
+pub struct ExplainArgs {
+    /// The run folder.
+    #[arg(long, value_name = "DIR", value_parser = path())]
+    pub run: PathBuf,
+    /// Methods, comma-separated: saliency, inputxgrad, smoothgrad, ig, gradcam, gradcampp,
+    /// occlusion (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// The layer of Grad-CAM and Grad-CAM++ (it needs a spatial extent: conv1 to maxp2).
+    #[arg(long, default_value = "relu2")]
+    pub layer: String,
+    /// Test images whose maps are stored (the first 10 of them are drawn).
+    #[arg(long, default_value_t = 10)]
+    pub images: usize,
+    /// The class each map explains: predicted, true, or a class (number or name).
+    #[arg(long, default_value = "predicted")]
+    pub target: String,
+    /// Test images the deletion and insertion curves are measured on.
+    #[arg(long, default_value_t = 1000)]
+    pub eval_images: usize,
+    /// Output folder (default: RUN/explain).
+    #[arg(long, value_name = "DIR", value_parser = path())]
+    pub out: Option<PathBuf>,
+    /// Where the dataset is, if not where the run found it.
+    #[arg(long, value_name = "DIR", value_parser = path())]
+    pub data_dir: Option<PathBuf>,
+    /// The data's name in the figures' titles (default: the dataset's title).
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
 }

@@ -1,9 +1,10 @@
 //! The `trainer` command line as a library: the flags ([`cli`]), the commands that compose
-//! the convlens crates ([`commands`], [`inspect`], [`report`]). `main.rs` only parses and dispatches;
-//! `cargo xtask figures` calls the same functions in-process.
+//! the convlens crates ([`commands`], [`inspect`], [`explain`], [`report`]). `main.rs` only
+//! parses and dispatches; `cargo xtask figures` calls the same functions in-process.
 
 pub mod cli;
 pub mod commands;
+pub mod explain;
 mod flags;
 pub mod inspect;
 pub mod report;

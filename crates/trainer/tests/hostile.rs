@@ -180,6 +180,35 @@ impl Fixture {
             .iter()
             .map(|s| s.to_string())
             .collect(),
+            Kind::Methods => [
+                "saliency",
+                "gradcam,occlusion",
+                "ig",
+                "smoothgrad,inputxgrad",
+                "gradcampp",
+                "lime",
+                "",
+                ",",
+                "saliency,saliency",
+                "ü",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            Kind::Target => [
+                "predicted",
+                "true",
+                "3",
+                "9",
+                "10",
+                "disc",
+                "giraffe",
+                "",
+                "-1",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             Kind::Path => {
                 // Not "/": the tests may run as root, and a run or figures would land there.
                 let mut v: Vec<String> = ["", "out", "ü/ñ", "/proc", "/proc/self", "-", "."]
@@ -213,6 +242,8 @@ enum Kind {
     Sampler,
     Backend,
     Layers,
+    Methods,
+    Target,
     Path,
     Flag,
 }
@@ -262,6 +293,16 @@ const REPORT: &[(&str, Kind)] = &[
     ("--out", Kind::Path),
     ("--data-dir", Kind::Path),
 ];
+const EXPLAIN: &[(&str, Kind)] = &[
+    ("--run", Kind::Path),
+    ("--methods", Kind::Methods),
+    ("--layer", Kind::Layers),
+    ("--images", Kind::Count),
+    ("--target", Kind::Target),
+    ("--eval-images", Kind::Count),
+    ("--out", Kind::Path),
+    ("--data-dir", Kind::Path),
+];
 /// Flags no subcommand has, and stray words.
 const STRAY: &[&str] = &[
     "--bogus",
@@ -276,13 +317,14 @@ const STRAY: &[&str] = &[
 
 /// One generated command line.
 fn command_line(fixture: &Fixture, rng: &mut Rng) -> Vec<String> {
-    let (sub, flags): (&str, &[(&str, Kind)]) = match rng.below(13) {
+    let (sub, flags): (&str, &[(&str, Kind)]) = match rng.below(15) {
         0..=3 => ("train", TRAIN),
         4..=5 => ("eval", EVAL),
         6..=7 => ("summary", SUMMARY),
         8 => ("datasets", DATASETS),
         9..=10 => ("inspect", INSPECT),
         11 => ("report", REPORT),
+        12..=13 => ("explain", EXPLAIN),
         _ => (
             rng.pick(&["bogus", "", "--version", "help", "TRAIN", "ü"]),
             TRAIN,
@@ -321,8 +363,18 @@ fn command_line(fixture: &Fixture, rng: &mut Rng) -> Vec<String> {
             }
         }
     }
-    // `eval`, `inspect` and `report` need --run; usually give one.
-    if (sub == "eval" || sub == "inspect" || sub == "report")
+    // Keep explaining short: two cheap methods on a few images unless the case says
+    // otherwise.
+    if sub == "explain" {
+        for (flag, value) in [("--methods", "saliency,gradcam"), ("--eval-images", "6")] {
+            if !has(&args, flag) {
+                args.push(flag.into());
+                args.push(value.into());
+            }
+        }
+    }
+    // `eval`, `inspect`, `report` and `explain` need --run; usually give one.
+    if matches!(sub, "eval" | "inspect" | "report" | "explain")
         && !has(&args, "--run")
         && rng.below(4) != 0
     {
@@ -459,7 +511,9 @@ fn generated_command_lines_never_panic_and_fail_with_one_error_line() {
         start.elapsed().as_secs_f64()
     );
     // The generator reaches the work of every subcommand, not only the flag parser.
-    for sub in ["train", "eval", "summary", "datasets", "inspect", "report"] {
+    for sub in [
+        "train", "eval", "summary", "datasets", "inspect", "report", "explain",
+    ] {
         let count = |code: i32| {
             outcomes
                 .iter()

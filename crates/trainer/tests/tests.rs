@@ -4,6 +4,7 @@
 mod cli;
 mod colour;
 mod crash;
+mod explain;
 mod hostile;
 mod report;
 mod support;

@@ -61,6 +61,9 @@
 #![deny(missing_docs)]
 
 pub use architecture::{draw_architecture, LayerBlock};
+pub use attributions::{
+    draw_attributions, draw_faithfulness, AttributionColumn, FaithfulnessSeries,
+};
 pub use classifier::{draw_classifier, SOFTMAX_ALL_CLASSES_UP_TO, SOFTMAX_TOP_CLASSES};
 pub use colour::{ColourScale, Palette};
 pub use confusion::{
@@ -76,6 +79,7 @@ pub use saliency::draw_saliency;
 pub use stats::{draw_activation_stats, LayerStats};
 
 mod architecture;
+mod attributions;
 mod classifier;
 mod colour;
 mod confusion;

@@ -384,3 +384,82 @@ fn feature_map_channels_share_their_layer_scale() {
     assert!((tile..tile + 100).contains(&top), "top colour pixels {top}");
     assert!(png.count(scale.rgb(0.5)) >= tile);
 }
+
+#[test]
+fn attributions_show_each_method_over_each_image() {
+    let dir = tempdir();
+    let images = images(3);
+    let columns: Vec<AttributionColumn> = ["Saliency", "Grad-CAM", "Integrated Gradients"]
+        .iter()
+        .enumerate()
+        .map(|(k, t)| AttributionColumn {
+            title: t.to_string(),
+            maps: wave(&[3, 28, 28], 1.0 + k as f32, 0.0),
+        })
+        .collect();
+    let captions = captions(3);
+    let (png, svg) = both(dir.path(), "attributions", |p| {
+        draw_attributions(&images, &columns, &captions, "Attributions", p)
+    });
+    for label in [
+        "input",
+        "Saliency",
+        "Grad-CAM",
+        "true Trouser",
+        "pred Pullover",
+    ] {
+        assert!(has_text(&svg, label), "missing {label}");
+    }
+    // Every map reaches its own largest magnitude: pure yellow where positive.
+    assert!(
+        png.count([255, 255, 0]) >= 3 * 3 * 9,
+        "{}",
+        png.count([255, 255, 0])
+    );
+    // A map of the wrong size is refused by name.
+    let wrong = [AttributionColumn {
+        title: "Occlusion".into(),
+        maps: wave(&[3, 12, 12], 1.0, 0.0),
+    }];
+    let err = draw_attributions(&images, &wrong, &captions, "x", &dir.path().join("w.png"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Occlusion") && err.contains("[3, 28, 28]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn faithfulness_draws_every_series_and_the_random_baseline() {
+    let dir = tempdir();
+    let series = |name: &str, k: f64| FaithfulnessSeries {
+        name: name.into(),
+        deletion: (0..=10)
+            .map(|i| (1.0 - k * i as f64 / 10.0).max(0.0))
+            .collect(),
+        insertion: (0..=10).map(|i| (k * i as f64 / 10.0).min(1.0)).collect(),
+        deletion_auc: 0.1 * k,
+        insertion_auc: 0.9 * k,
+    };
+    let methods = [series("Grad-CAM", 2.0), series("Saliency", 1.5)];
+    let random = series("random", 1.0);
+    let (_, svg) = both(dir.path(), "faithfulness", |p| {
+        draw_faithfulness(&methods, &random, 1000, "Faithfulness", p)
+    });
+    for label in [
+        "Deletion (lower is more faithful)",
+        "Insertion (higher is more faithful)",
+        "Grad-CAM (0.200)",
+        "random (0.100)",
+    ] {
+        assert!(has_text(&svg, label), "missing {label}");
+    }
+    assert!(svg.contains("over 1000 test images"));
+    let mut short = random.clone();
+    short.insertion.pop();
+    let err = draw_faithfulness(&methods, &short, 1, "x", &dir.path().join("s.png"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("series random"), "{err}");
+}
