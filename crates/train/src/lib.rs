@@ -42,10 +42,12 @@ mod optim;
 mod progress;
 mod run;
 
-pub use config::TrainConfig;
+pub use config::{TrainConfig, DEFAULT_SNAPSHOTS, SNAPSHOT_DENSE_EPOCHS};
 pub use error::{Divergence, Result, TrainError};
 pub use fit::{cross_entropy, net_config_for, train_step, Observer, Silent, StepInfo, Trainer};
 pub use metrics::{evaluate, predict, EpochRecord, Evaluation, Prediction, EVAL_BATCH};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use progress::ConsoleProgress;
-pub use run::{files, DatasetInfo, FileInfo, RunConfig, RunDir, TrainState, ABORT_AT_WRITE_ENV};
+pub use run::{
+    files, DatasetInfo, FileInfo, RunConfig, RunDir, Snapshot, TrainState, ABORT_AT_WRITE_ENV,
+};

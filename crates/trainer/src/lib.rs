@@ -1,7 +1,8 @@
 //! The `trainer` command line as a library: the flags ([`cli`]), the commands that compose
-//! the convlens crates ([`commands`], [`inspect`]). `main.rs` only parses and dispatches;
+//! the convlens crates ([`commands`], [`inspect`], [`animate`]). `main.rs` only parses and dispatches;
 //! `cargo xtask figures` calls the same functions in-process.
 
+pub mod animate;
 pub mod cli;
 pub mod commands;
 mod flags;

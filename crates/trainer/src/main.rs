@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use trainer::cli::{Cli, Command};
-use trainer::{commands, error_message, inspect};
+use trainer::{animate, commands, error_message, inspect};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Summary(args) => commands::summary(&args),
         Command::Datasets(args) => commands::datasets(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Animate(args) => animate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
