@@ -14,7 +14,7 @@ use convlens_data::synthetic_formats::{write_synthetic_format, SyntheticFormat};
 use convlens_train::{EpochRecord, RunDir};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trainer::cli::{InspectArgs, TrainArgs};
+use trainer::cli::{AnimateArgs, InspectArgs, TrainArgs};
 use trainer::inspect::{self, EvaluationFile, LayerSummary};
 
 /// Flags.
@@ -186,8 +186,17 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             images: 10,
             layers: Vec::new(),
             out: Some(figures.clone()),
-            data_dir,
+            data_dir: data_dir.clone(),
             limit: None,
+            title: run.title.map(String::from),
+        })?;
+        eprintln!("== {}: the evolution animation", run.name);
+        trainer::animate::run(&AnimateArgs {
+            run: run_dir.clone(),
+            images: 3,
+            fps: 4,
+            out: Some(figures.join(trainer::animate::ANIMATION)),
+            data_dir,
             title: run.title.map(String::from),
         })?;
         for name in ["history.json", "history.csv"] {
@@ -502,6 +511,8 @@ mod tests {
             "synthetic/saliency.png",
             "synthetic/confusion.png",
             "synthetic/activation_stats.png",
+            "synthetic/evolution.png",
+            "synthetic/evolution.json",
             "synthetic/history.csv",
             "metrics.json",
         ] {

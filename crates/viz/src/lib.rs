@@ -19,6 +19,7 @@
 //! | [`draw_misclassified`] | a grid of wrongly classified images |
 //! | [`draw_activation_stats`] | zeros, means, dead channels per layer; per-channel spread |
 //! | [`draw_saliency`] | gradient saliency maps over their images |
+//! | [`draw_card`] | a title and lines of text, for slides |
 //! | [`draw_evolution_frames`] + [`write_apng`] | one frame per snapshot of the weights (filters, feature maps, curves so far, predictions) on fixed scales, as an animated PNG |
 //!
 //! Images are `[N, C, H, W]` with `C` = 1 (grey) or 3 (RGB, drawn in colour);
@@ -62,6 +63,7 @@
 #![deny(missing_docs)]
 
 pub use architecture::{draw_architecture, LayerBlock};
+pub use card::draw_card;
 pub use classifier::{draw_classifier, SOFTMAX_ALL_CLASSES_UP_TO, SOFTMAX_TOP_CLASSES};
 pub use colour::{ColourScale, Palette};
 pub use confusion::{
@@ -81,6 +83,7 @@ pub use saliency::draw_saliency;
 pub use stats::{draw_activation_stats, LayerStats};
 
 mod architecture;
+mod card;
 mod classifier;
 mod colour;
 mod confusion;
