@@ -220,6 +220,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
         let metrics = read_metrics(&metrics_path)?;
         crate::readme::update(&root, "results", &crate::readme::results_block(&metrics))?;
         crate::readme::update(&root, "colour", &crate::readme::colour_block(&metrics))?;
+        crate::readme::update(&root, "evolution", &crate::readme::evolution_block(&out)?)?;
         crate::readme::update_speed(&root)?;
         std::fs::copy(
             out.join("mnist/architecture.png"),
