@@ -193,7 +193,7 @@ pub fn draw_evolution_frames(
     }
     for (name, points) in [("train", &curves.train), ("validation", &curves.validation)] {
         for (i, p) in points.iter().enumerate() {
-            if !(p.loss.is_finite() && p.loss > 0.0) || !(0.0..=1.0).contains(&p.accuracy) {
+            if !(p.loss.is_finite() && p.loss > 0.0 && (0.0..=1.0).contains(&p.accuracy)) {
                 return Err(VizError::InvalidInput(format!(
                     "{name} curve point {i} has loss {} and accuracy {}: expected a positive \
                      loss and an accuracy in [0, 1]",
