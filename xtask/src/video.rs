@@ -646,9 +646,11 @@ pub fn unsourced_numbers(sentences: &[&str], results: &Path) -> Result<Vec<Strin
     for sentence in sentences {
         for (token, value, decimals, percent) in spoken_numbers(sentence) {
             let scale = 10f64.powi(decimals as i32);
+            // A correct rounding of y at the precision spoken (either way at a tie: the
+            // formatting rounds the exact binary value).
             let matches = |y: f64| {
                 let y = if percent { y * 100.0 } else { y };
-                ((y * scale).round() - value * scale).abs() < 0.5
+                (y - value).abs() <= 0.5 / scale + 1e-9 * value.abs().max(1.0)
             };
             if !known.iter().any(|&y| matches(y)) {
                 missing.push(token);

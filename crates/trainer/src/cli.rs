@@ -235,7 +235,7 @@ pub struct AnimateArgs {
     /// The run folder (trained with --snapshots, the default).
     #[arg(long, value_name = "DIR", value_parser = path())]
     pub run: PathBuf,
-    /// Test images shown (the first of each class, in label order).
+    /// Test images shown: the first test image of each of the first N classes.
     #[arg(long, default_value_t = 3)]
     pub images: usize,
     /// Frames per second.

@@ -773,7 +773,8 @@ impl Frame<'_> {
                     root.draw(&Circle::new((x, y), 3, colour.filled()))?;
                 }
             }
-            let legend_y = y0 + 8;
+            // Loss falls and accuracy rises: the legend goes where the curves are not.
+            let legend_y = if k == 0 { y0 + 8 } else { y1 - 10 };
             for (j, (label, colour)) in [("train", TRAIN), ("validation", VALIDATION)]
                 .into_iter()
                 .enumerate()
