@@ -93,7 +93,11 @@ pub fn workspace_root() -> PathBuf {
 pub fn pipeline(args: &Args) -> Result<Written> {
     let root = workspace_root();
     let (out, work, runs) = if args.quick {
-        let work = std::env::temp_dir().join(format!("convlens-quick-{}", std::process::id()));
+        // One folder per call: tests of one process run the quick pipeline side by side.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let work =
+            std::env::temp_dir().join(format!("convlens-quick-{}-{call}", std::process::id()));
         let data = work.join("data");
         write_synthetic(
             &data,

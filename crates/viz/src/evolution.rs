@@ -812,6 +812,46 @@ mod tests {
         }
     }
 
+    /// Frames written as changed rectangles decode, composed as the format says, to the
+    /// very frames given, an unchanged frame included.
+    #[test]
+    fn an_apng_decodes_to_the_full_frames() {
+        let mut frames = vec![image(40, 30, 200)];
+        let mut next = frames[0].clone();
+        for (i, v) in next.pixels[3 * 40 * 5..3 * 40 * 9].iter_mut().enumerate() {
+            *v = (i % 251) as u8;
+        }
+        frames.push(next.clone());
+        frames.push(next.clone());
+        next.pixels[3 * (40 * 29 + 39)] = 0;
+        frames.push(next);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        write_apng(&frames, 7, &path).unwrap();
+        let decoder = png::Decoder::new(std::fs::File::open(&path).unwrap());
+        let mut reader = decoder.read_info().unwrap();
+        assert_eq!(reader.info().animation_control().unwrap().num_frames, 4);
+        let mut canvas = vec![0u8; 40 * 30 * 3];
+        let mut buf = vec![0u8; reader.output_buffer_size()];
+        for (i, expected) in frames.iter().enumerate() {
+            reader.next_frame(&mut buf).unwrap();
+            let fc = *reader.info().frame_control().unwrap();
+            assert_eq!(fc.delay_den, 7);
+            let w = fc.width as usize * 3;
+            for row in 0..fc.height as usize {
+                let at = ((fc.y_offset as usize + row) * 40 + fc.x_offset as usize) * 3;
+                canvas[at..at + w].copy_from_slice(&buf[row * w..(row + 1) * w]);
+            }
+            assert!(
+                canvas == expected.pixels,
+                "frame {i} decodes to other pixels"
+            );
+            if i == 1 {
+                assert_eq!((fc.y_offset, fc.height, fc.width), (5, 4, 40));
+            }
+        }
+    }
+
     #[test]
     fn the_changed_region_is_the_bounding_box_of_the_differences() {
         let a = image(10, 8, 0);
