@@ -6,7 +6,8 @@
 //! - [`Trainer`]: builds the network from the seed (or PyTorch weights), runs epochs of
 //!   training steps and a validation pass, records an [`EpochRecord`] per epoch.
 //! - [`RunDir`]: a run is a folder — `config.json`, `history.json`, `history.csv`,
-//!   `model.safetensors` and the resume state — every file replaced atomically each epoch.
+//!   `model.safetensors`, the resume state and the [`Snapshot`]s of the weights
+//!   ([`TrainConfig::snapshots`]) — every file replaced atomically each epoch.
 //! - [`Optimizer`]: SGD (momentum, weight decay) and Adam/AdamW with PyTorch's rules.
 //! - [`evaluate`] / [`predict`]: loss, accuracy, per-class accuracy, confusion matrix.
 //!
