@@ -14,7 +14,7 @@ use convlens_data::synthetic_formats::{write_synthetic_format, SyntheticFormat};
 use convlens_train::{EpochRecord, RunDir};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trainer::cli::{ExplainArgs, InspectArgs, ReportArgs, TrainArgs};
+use trainer::cli::{AnimateArgs, ExplainArgs, InspectArgs, ReportArgs, TrainArgs};
 use trainer::inspect::{self, EvaluationFile, LayerSummary};
 
 /// Flags.
@@ -147,7 +147,11 @@ pub fn workspace_root() -> PathBuf {
 pub fn pipeline(args: &Args) -> Result<Written> {
     let root = workspace_root();
     let (out, work, runs) = if args.quick {
-        let work = std::env::temp_dir().join(format!("convlens-quick-{}", std::process::id()));
+        // One folder per call: tests of one process run the quick pipeline side by side.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let work =
+            std::env::temp_dir().join(format!("convlens-quick-{}-{call}", std::process::id()));
         let data = work.join("data");
         write_synthetic(
             &data,
@@ -240,8 +244,17 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             images: 10,
             layers: Vec::new(),
             out: Some(figures.clone()),
-            data_dir,
+            data_dir: data_dir.clone(),
             limit: None,
+            title: run.title.map(String::from),
+        })?;
+        eprintln!("== {}: the evolution animation", run.name);
+        trainer::animate::run(&AnimateArgs {
+            run: run_dir.clone(),
+            images: 3,
+            fps: 4,
+            out: Some(figures.join(trainer::animate::ANIMATION)),
+            data_dir: data_dir.clone(),
             title: run.title.map(String::from),
         })?;
         // What the network looks at: every attribution method with its checks. The maps
@@ -304,6 +317,7 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             "explain",
             &crate::readme::explain_block(&crate::readme::read_explain(&out)?),
         )?;
+        crate::readme::update(&root, "evolution", &crate::readme::evolution_block(&out)?)?;
         crate::readme::update_speed(&root)?;
         std::fs::copy(
             out.join("mnist/architecture.png"),
@@ -599,6 +613,8 @@ mod tests {
             "synthetic/explain.png",
             "synthetic/faithfulness.png",
             "synthetic-colour/explain.png",
+            "synthetic/evolution.png",
+            "synthetic/evolution.json",
             "synthetic/history.csv",
             "synthetic/report.html",
             "synthetic/report.png",

@@ -5,6 +5,7 @@ mod build_time;
 mod figures;
 mod readme;
 mod synthetic;
+mod video;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,9 @@ enum Task {
     Readme,
     /// Time the README's quick-start commands from a fresh clone with an empty target folder.
     BuildTime(build_time::Args),
+    /// A narrated walkthrough video of a documented run, from results/ (run after figures;
+    /// needs ffmpeg and espeak-ng).
+    Video(video::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Task::Synthetic(args) => synthetic::run(&args),
         Task::BuildTime(args) => build_time::run(&args),
         Task::Readme => readme::run(),
+        Task::Video(args) => video::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

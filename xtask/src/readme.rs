@@ -85,6 +85,7 @@ pub fn run() -> Result<()> {
         "explain",
         &explain_block(&read_explain(&root.join("results"))?),
     )?;
+    update(&root, "evolution", &evolution_block(&root.join("results"))?)?;
     for entry in std::fs::read_dir(root.join("results"))? {
         let path = entry?.path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -215,6 +216,62 @@ fn group(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// The run the README's animation shows.
+pub const EVOLUTION_RUN: &str = "mnist";
+
+/// The evolution block: when the animated run's accuracy settles, from
+/// `results/<run>/history.json`, and the animation's extent from its `evolution.json` when
+/// it exists.
+pub fn evolution_block(results: &Path) -> Result<String> {
+    let dir = results.join(EVOLUTION_RUN);
+    let path = dir.join("history.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let history: Vec<convlens_train::EpochRecord> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a history", path.display()))?;
+    let (Some(first), Some(last)) = (history.first(), history.last()) else {
+        return Ok(format!("{} holds no epoch yet.\n", path.display()));
+    };
+    let best = history.iter().fold(first, |b, r| {
+        if r.val_accuracy > b.val_accuracy {
+            r
+        } else {
+            b
+        }
+    });
+    let close = history
+        .iter()
+        .find(|r| best.val_accuracy - r.val_accuracy <= 0.005)
+        .unwrap_or(best);
+    let mut s = format!(
+        "After the first epoch the validation accuracy is already {}; it comes within half \
+         a point of its best ({} at epoch {}) at epoch {}, and ends at {} after epoch {}.",
+        pct(first.val_accuracy),
+        pct(best.val_accuracy),
+        best.epoch,
+        close.epoch,
+        pct(last.val_accuracy),
+        last.epoch
+    );
+    let animation = dir.join(trainer::animate::ANIMATION).with_extension("json");
+    if let Ok(text) = std::fs::read_to_string(&animation) {
+        let file: trainer::animate::AnimationFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an animation file", animation.display()))?;
+        if let (Some(a), Some(b)) = (file.frames.first(), file.frames.last()) {
+            s.push_str(&format!(
+                " The animation has {} frames, from step {} to step {}, at {} frames per \
+                 second.",
+                file.frames.len(),
+                a.step,
+                b.step,
+                file.fps
+            ));
+        }
+    }
+    s.push('\n');
+    Ok(s)
 }
 
 /// The colour block: the synthetic colour run's numbers (or a line saying there is none).
@@ -567,6 +624,11 @@ mod tests {
             block("explain"),
             explain_block(&read_explain(&root().join("results")).unwrap()),
             "README explain block is stale: run cargo xtask figures"
+        );
+        assert_eq!(
+            block("evolution"),
+            evolution_block(&root().join("results")).unwrap(),
+            "README evolution block is stale: run cargo xtask figures"
         );
         let bench = read_bench();
         assert_eq!(

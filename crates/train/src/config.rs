@@ -57,6 +57,22 @@ pub struct TrainConfig {
     /// What runs the convolutions. Runs written before it was recorded used the fast one.
     #[serde(default, with = "backend_name")]
     pub backend: Backend,
+    /// Snapshots of the weights per epoch in the first [`SNAPSHOT_DENSE_EPOCHS`] epochs
+    /// (one per epoch after them, and one before the first step); 0 records none. They do
+    /// not change training. Runs written before it was recorded take the default.
+    #[serde(default = "default_snapshots")]
+    pub snapshots: usize,
+}
+
+/// How many snapshots per epoch [`TrainConfig::snapshots`] asks for unless told otherwise.
+pub const DEFAULT_SNAPSHOTS: usize = 4;
+
+/// The first epochs, where the weights change most, are recorded
+/// [`TrainConfig::snapshots`] times each; later ones once, at their end.
+pub const SNAPSHOT_DENSE_EPOCHS: usize = 2;
+
+fn default_snapshots() -> usize {
+    DEFAULT_SNAPSHOTS
 }
 
 impl Default for TrainConfig {
@@ -80,6 +96,7 @@ impl Default for TrainConfig {
             holdout: None,
             init: None,
             backend: Backend::Fast,
+            snapshots: DEFAULT_SNAPSHOTS,
         }
     }
 }
@@ -149,6 +166,27 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+
+    /// The steps (1-based, within an epoch of `steps` steps) after which epoch `epoch`
+    /// (1-based) records a snapshot: [`TrainConfig::snapshots`] evenly spaced ones ending
+    /// with the last step in the first [`SNAPSHOT_DENSE_EPOCHS`] epochs, the last step only
+    /// after them, none when `snapshots` is 0. A function of the epoch number, not of the
+    /// epochs asked for, so that a run resumed to train longer records what one run would.
+    pub fn snapshot_steps(&self, epoch: usize, steps: usize) -> Vec<usize> {
+        if self.snapshots == 0 || steps == 0 {
+            return Vec::new();
+        }
+        let per_epoch = if epoch <= SNAPSHOT_DENSE_EPOCHS {
+            self.snapshots
+        } else {
+            1
+        };
+        let mut at: Vec<usize> = (1..=per_epoch)
+            .map(|j| (j * steps).div_ceil(per_epoch))
+            .collect();
+        at.dedup();
+        at
     }
 
     /// The optimizer's hyper-parameters.

@@ -11,7 +11,7 @@ use crate::config::TrainConfig;
 use crate::error::{io, Divergence, Result, TrainError};
 use crate::metrics::{count_correct, evaluate, EpochRecord};
 use crate::optim::Optimizer;
-use crate::run::{DatasetInfo, RunConfig, RunDir};
+use crate::run::{DatasetInfo, RunConfig, RunDir, Snapshot};
 
 /// Progress of one training step, for observers.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +62,8 @@ pub struct Trainer {
     sampler: Sampler,
     device: Device,
     history: Vec<EpochRecord>,
+    /// The snapshots of the finished epochs (see [`TrainConfig::snapshots`]).
+    snapshots: Vec<Snapshot>,
     run_config: RunConfig,
 }
 
@@ -220,6 +222,7 @@ impl Trainer {
             sampler,
             device: device.clone(),
             history: Vec::new(),
+            snapshots: Vec::new(),
             run_config,
         })
     }
@@ -304,6 +307,7 @@ impl Trainer {
             self.optimizer =
                 Optimizer::new(self.config.optimizer_config(), self.network.parameters());
             self.history.clear();
+            self.snapshots.clear();
             return run.remove_other_checkpoints(None);
         };
         let mut network = Network::load(
@@ -319,12 +323,14 @@ impl Trainer {
             state.optimizer_steps,
         );
         self.history = state.history.clone();
+        self.snapshots = state.snapshots.clone();
         run.publish(&state)?;
         run.remove_other_checkpoints(Some(&state))
     }
 
     /// Trains until `config.epochs` epochs are finished, saving every epoch into `run`
-    /// when one is given.
+    /// when one is given, with its snapshots ([`TrainConfig::snapshot_steps`]; only with a
+    /// run folder: they are copies of the weights, read and never changed).
     pub fn fit(
         &mut self,
         run: Option<&RunDir>,
@@ -340,6 +346,14 @@ impl Trainer {
             observer.epoch_started(epoch, epochs, steps);
             let started = Instant::now();
             let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0u64, 0usize);
+            let snapshot_at = match run {
+                Some(_) => self.config.snapshot_steps(epoch, steps),
+                None => Vec::new(),
+            };
+            let mut new_snapshots = Vec::new();
+            if epoch == 1 && !snapshot_at.is_empty() {
+                new_snapshots.push(self.snapshot(0, 0, steps, None)?);
+            }
             for (i, chunk) in order.chunks(batch).enumerate() {
                 let (x, y) = self.batch(chunk, &mut pixels)?;
                 let (value, right) = train_step(&self.network, &mut self.optimizer, &x, &y)?;
@@ -361,6 +375,10 @@ impl Trainer {
                 loss_sum += f64::from(value) * chunk.len() as f64;
                 correct += right;
                 seen += chunk.len();
+                if snapshot_at.contains(&(i + 1)) {
+                    let running = (loss_sum / seen as f64, correct as f64 / seen as f64);
+                    new_snapshots.push(self.snapshot(epoch, i + 1, steps, Some(running))?);
+                }
                 observer.step(&StepInfo {
                     epoch,
                     step: i + 1,
@@ -396,11 +414,48 @@ impl Trainer {
             self.history.push(record);
             if let Some(run) = run {
                 let (tensors, steps) = self.optimizer.state();
-                run.save_epoch(&self.network, (&tensors, steps), &self.history)?;
+                run.save_epoch(
+                    &self.network,
+                    (&tensors, steps),
+                    &self.history,
+                    &self.snapshots,
+                    &new_snapshots,
+                )?;
+                self.snapshots
+                    .extend(new_snapshots.into_iter().map(|(s, _)| s));
             }
             observer.epoch_finished(self.history.last().expect("just pushed"), epochs);
         }
         Ok(&self.history)
+    }
+
+    /// The snapshots of the finished epochs.
+    pub fn snapshots(&self) -> &[Snapshot] {
+        &self.snapshots
+    }
+
+    /// The current weights as a snapshot taken at step `epoch_step` of `epoch_steps` in
+    /// `epoch`, with the epoch's running loss and accuracy.
+    fn snapshot(
+        &self,
+        epoch: usize,
+        epoch_step: usize,
+        epoch_steps: usize,
+        running: Option<(f64, f64)>,
+    ) -> Result<(Snapshot, Vec<u8>)> {
+        let step = self.optimizer.steps();
+        Ok((
+            Snapshot {
+                file: Snapshot::file_for(step),
+                step,
+                epoch,
+                epoch_step,
+                epoch_steps,
+                train_loss: running.map(|r| r.0),
+                train_accuracy: running.map(|r| r.1),
+            },
+            self.network.safetensors_bytes()?,
+        ))
     }
 
     fn batch(&self, indices: &[usize], pixels: &mut Vec<f32>) -> Result<(Tensor, Tensor)> {

@@ -6,7 +6,8 @@
 //! - [`Trainer`]: builds the network from the seed (or PyTorch weights), runs epochs of
 //!   training steps and a validation pass, records an [`EpochRecord`] per epoch.
 //! - [`RunDir`]: a run is a folder — `config.json`, `history.json`, `history.csv`,
-//!   `model.safetensors` and the resume state — every file replaced atomically each epoch.
+//!   `model.safetensors`, the resume state and the [`Snapshot`]s of the weights
+//!   ([`TrainConfig::snapshots`]) — every file replaced atomically each epoch.
 //! - [`Optimizer`]: SGD (momentum, weight decay) and Adam/AdamW with PyTorch's rules.
 //! - [`evaluate`] / [`predict`]: loss, accuracy, per-class accuracy, confusion matrix.
 //!
@@ -42,10 +43,12 @@ mod optim;
 mod progress;
 mod run;
 
-pub use config::TrainConfig;
+pub use config::{TrainConfig, DEFAULT_SNAPSHOTS, SNAPSHOT_DENSE_EPOCHS};
 pub use error::{Divergence, Result, TrainError};
 pub use fit::{cross_entropy, net_config_for, train_step, Observer, Silent, StepInfo, Trainer};
 pub use metrics::{evaluate, predict, EpochRecord, Evaluation, Prediction, EVAL_BATCH};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use progress::ConsoleProgress;
-pub use run::{files, DatasetInfo, FileInfo, RunConfig, RunDir, TrainState, ABORT_AT_WRITE_ENV};
+pub use run::{
+    files, DatasetInfo, FileInfo, RunConfig, RunDir, Snapshot, TrainState, ABORT_AT_WRITE_ENV,
+};

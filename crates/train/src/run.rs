@@ -1,5 +1,6 @@
 //! A run is a folder: `config.json`, `history.json`, `history.csv`, `model.safetensors`,
-//! and the training state (`state.json` + `checkpoint/`) that `--resume` continues from.
+//! the training state (`state.json` + `checkpoint/`) that `--resume` continues from, and
+//! `snapshots/`: the weights at chosen steps, for watching the network learn.
 //!
 //! Every change of a run folder goes through one function, [`RunDir`]'s `change`: a file is
 //! written to a temporary file in the same folder, synced, renamed into place and the folder
@@ -133,6 +134,44 @@ pub struct TrainState {
     /// History up to the last finished epoch. Sampling needs no saved generator state: each
     /// epoch's order is a pure function of the seed and the epoch number.
     pub history: Vec<EpochRecord>,
+    /// The snapshots of the finished epochs, in training order. Runs written before
+    /// snapshots existed have none.
+    #[serde(default)]
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// The weights at one point of training, as `state.json` records them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The weights file, relative to the run folder.
+    pub file: PathBuf,
+    /// Optimizer steps taken when it was recorded (0: the initial weights).
+    pub step: u64,
+    /// The epoch it was recorded in (1-based; 0 for the initial weights).
+    pub epoch: usize,
+    /// Steps of that epoch taken.
+    pub epoch_step: usize,
+    /// Steps in that epoch.
+    pub epoch_steps: usize,
+    /// Mean training loss of the epoch up to this step (none for the initial weights).
+    pub train_loss: Option<f64>,
+    /// Training accuracy of the epoch up to this step (none for the initial weights).
+    pub train_accuracy: Option<f64>,
+}
+
+impl Snapshot {
+    /// The file name of the snapshot after `step` optimizer steps.
+    pub fn file_for(step: u64) -> PathBuf {
+        PathBuf::from(files::SNAPSHOTS).join(format!("step-{step:08}.safetensors"))
+    }
+
+    /// Training progress in epochs: 0 at the start, 1.5 halfway through the second epoch.
+    pub fn progress(&self) -> f64 {
+        if self.epoch == 0 || self.epoch_steps == 0 {
+            return 0.0;
+        }
+        (self.epoch - 1) as f64 + self.epoch_step as f64 / self.epoch_steps as f64
+    }
 }
 
 /// A run folder.
@@ -155,6 +194,8 @@ pub mod files {
     pub const STATE: &str = "state.json";
     /// Per-epoch model and optimizer tensors named by `state.json`.
     pub const CHECKPOINTS: &str = "checkpoint";
+    /// Weights at chosen steps (`step-NNNNNNNN.safetensors`) named by `state.json`.
+    pub const SNAPSHOTS: &str = "snapshots";
 }
 
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -216,6 +257,10 @@ fn is_checkpoint_file(name: &str) -> bool {
     name.starts_with("epoch-") && name.ends_with(".safetensors")
 }
 
+fn is_snapshot_file(name: &str) -> bool {
+    name.starts_with("step-") && name.ends_with(".safetensors")
+}
+
 impl RunDir {
     /// Opens (creating it if needed) a run folder to train in. With `resume`, the folder must
     /// hold a run (`config.json`); one with no finished epoch yet (no `state.json`) resumes
@@ -246,6 +291,7 @@ impl RunDir {
             return Err(TrainError::RunExists(path.into()));
         }
         run.change(&run.file(files::CHECKPOINTS), Change::CreateDir)?;
+        run.change(&run.file(files::SNAPSHOTS), Change::CreateDir)?;
         // Fails early (before the data is loaded) on a folder that cannot be written; an
         // unnamed temporary file leaves nothing behind, even when the process dies.
         tempfile::tempfile_in(path).map_err(io("cannot write into the run folder", path))?;
@@ -325,6 +371,7 @@ impl RunDir {
             files::STATE,
         ];
         let checkpoints = self.file(files::CHECKPOINTS);
+        let snapshots = self.file(files::SNAPSHOTS);
         let mut stale = Vec::new();
         for (dir, known) in [
             (
@@ -332,6 +379,7 @@ impl RunDir {
                 &(|n: &str| top.contains(&n)) as &dyn Fn(&str) -> bool,
             ),
             (&checkpoints, &is_checkpoint_file),
+            (&snapshots, &is_snapshot_file),
         ] {
             for entry in std::fs::read_dir(dir).map_err(io("cannot list", dir))? {
                 let entry = entry.map_err(io("cannot list", dir))?;
@@ -381,6 +429,15 @@ impl RunDir {
         }
     }
 
+    /// The snapshots of the committed epochs, in training order (none before the first
+    /// epoch commits, and none in runs written before snapshots existed).
+    pub fn read_snapshots(&self) -> Result<Vec<Snapshot>> {
+        Ok(self
+            .committed_state()?
+            .map(|s| s.snapshots)
+            .unwrap_or_default())
+    }
+
     /// The weights of the last committed epoch (its checkpoint: the published
     /// `model.safetensors` may lag behind a process that died while publishing).
     pub fn model_file(&self) -> Result<PathBuf> {
@@ -410,14 +467,22 @@ impl RunDir {
         }
     }
 
-    /// Saves one finished epoch: checkpoint tensors, then `state.json` (the commit point),
-    /// then the published files, then removes the checkpoints the state no longer names.
+    /// Saves one finished epoch: the epoch's snapshots (`new_snapshots`, each with its
+    /// weights, recorded during the epoch and kept until now so that an epoch that never
+    /// finishes leaves none), checkpoint tensors, then `state.json` (the commit point, naming
+    /// `snapshots` and the new ones), then the published files, then removes the
+    /// checkpoints the state no longer names.
     pub fn save_epoch(
         &self,
         network: &Network,
         optimizer: (&HashMap<String, Tensor>, u64),
         history: &[EpochRecord],
+        snapshots: &[Snapshot],
+        new_snapshots: &[(Snapshot, Vec<u8>)],
     ) -> Result<()> {
+        for (snapshot, bytes) in new_snapshots {
+            self.change(&self.path.join(&snapshot.file), Change::Write(bytes))?;
+        }
         let epoch = history.len();
         let model_rel =
             PathBuf::from(files::CHECKPOINTS).join(format!("epoch-{epoch:04}-model.safetensors"));
@@ -440,24 +505,45 @@ impl RunDir {
             model: model_rel,
             optimizer: optim_rel,
             history: history.to_vec(),
+            snapshots: snapshots
+                .iter()
+                .cloned()
+                .chain(new_snapshots.iter().map(|(s, _)| s.clone()))
+                .collect(),
         };
         self.change(&self.file(files::STATE), Change::Write(&to_json(&state)))?;
         self.publish(&state)?;
         self.remove_other_checkpoints(Some(&state))
     }
 
-    /// Removes every checkpoint file that `state` does not name (all of them without one).
+    /// Removes every checkpoint and snapshot file that `state` does not name (all of them
+    /// without one): those of an epoch that never committed.
     pub fn remove_other_checkpoints(&self, state: Option<&TrainState>) -> Result<()> {
-        let dir = self.file(files::CHECKPOINTS);
         let keep: Vec<PathBuf> = state
-            .map(|s| vec![self.path.join(&s.model), self.path.join(&s.optimizer)])
+            .map(|s| {
+                [self.path.join(&s.model), self.path.join(&s.optimizer)]
+                    .into_iter()
+                    .chain(s.snapshots.iter().map(|n| self.path.join(&n.file)))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut other = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(io("cannot list", &dir))? {
-            let entry = entry.map_err(io("cannot list", &dir))?;
-            let name = entry.file_name();
-            if is_checkpoint_file(&name.to_string_lossy()) && !keep.contains(&entry.path()) {
-                other.push(entry.path());
+        for (dir, known) in [
+            (
+                self.file(files::CHECKPOINTS),
+                is_checkpoint_file as fn(&str) -> bool,
+            ),
+            (self.file(files::SNAPSHOTS), is_snapshot_file),
+        ] {
+            if !dir.is_dir() {
+                continue;
+            }
+            for entry in std::fs::read_dir(&dir).map_err(io("cannot list", &dir))? {
+                let entry = entry.map_err(io("cannot list", &dir))?;
+                let name = entry.file_name();
+                if known(&name.to_string_lossy()) && !keep.contains(&entry.path()) {
+                    other.push(entry.path());
+                }
             }
         }
         other.sort();

@@ -74,6 +74,9 @@ pub enum Command {
     /// What the network looks at: attribution maps of several methods, each checked for
     /// sanity (cascading randomization) and faithfulness (deletion and insertion curves).
     Explain(ExplainArgs),
+    /// Animate a run's snapshots: filters, feature maps, curves and predictions as the
+    /// network learns (an animated PNG, and an MP4 when ffmpeg is on the PATH).
+    Animate(AnimateArgs),
 }
 
 /// Flags of `trainer train`. Defaults are the reference configuration.
@@ -147,6 +150,11 @@ pub struct TrainArgs {
     /// fast (convlens-ops kernels) or candle (candle's own conv, for comparison).
     #[arg(long, default_value = "fast")]
     pub backend: String,
+    /// Keep the weights K times per epoch in the first two epochs, once per epoch after,
+    /// and before the first step, in RUN/snapshots (for `trainer animate`); 0: none.
+    /// Training is the same whatever K.
+    #[arg(long, value_name = "K", default_value_t = convlens_train::DEFAULT_SNAPSHOTS)]
+    pub snapshots: usize,
 }
 
 impl Default for TrainArgs {
@@ -276,6 +284,30 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "DIR", value_parser = path())]
     pub data_dir: Option<PathBuf>,
     /// The data's name in the figures' titles (default: the dataset's title).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+}
+
+/// Flags of `trainer animate`.
+#[derive(Debug, Args)]
+pub struct AnimateArgs {
+    /// The run folder (trained with --snapshots, the default).
+    #[arg(long, value_name = "DIR", value_parser = path())]
+    pub run: PathBuf,
+    /// Test images shown: the first test image of each of the first N classes.
+    #[arg(long, default_value_t = 3)]
+    pub images: usize,
+    /// Frames per second.
+    #[arg(long, default_value_t = 4)]
+    pub fps: u16,
+    /// The animated PNG (default: RUN/evolution.png); the MP4 and the JSON of the numbers
+    /// are written beside it, with the same name.
+    #[arg(long, value_name = "FILE", value_parser = path())]
+    pub out: Option<PathBuf>,
+    /// Where the dataset is, if not where the run found it.
+    #[arg(long, value_name = "DIR", value_parser = path())]
+    pub data_dir: Option<PathBuf>,
+    /// The data's name in the title (default: the dataset's title).
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
 }

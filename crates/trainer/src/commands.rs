@@ -78,6 +78,7 @@ fn train_config(args: &TrainArgs) -> Result<TrainConfig> {
         holdout: args.holdout,
         init: args.init.clone(),
         backend: backend(&args.backend)?,
+        snapshots: args.snapshots,
     })
 }
 

@@ -1,7 +1,9 @@
 //! The `trainer` command line as a library: the flags ([`cli`]), the commands that compose
-//! the convlens crates ([`commands`], [`inspect`], [`explain`], [`report`]). `main.rs` only
-//! parses and dispatches; `cargo xtask figures` calls the same functions in-process.
+//! the convlens crates ([`commands`], [`inspect`], [`explain`], [`report`], [`animate`]).
+//! `main.rs` only parses and dispatches; `cargo xtask figures` calls the same functions
+//! in-process.
 
+pub mod animate;
 pub mod cli;
 pub mod commands;
 pub mod explain;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use trainer::cli::{Cli, Command};
-use trainer::{commands, error_message, explain, inspect, report};
+use trainer::{animate, commands, error_message, explain, inspect, report};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Animate(args) => animate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

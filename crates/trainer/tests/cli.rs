@@ -332,6 +332,105 @@ fn kill_and_resume_is_byte_identical() {
         std::fs::read(killed.join("model.safetensors")).unwrap()
     );
     assert_eq!(history_without_time(&whole), history_without_time(&killed));
+
+    // The snapshots: before the first step, 4 per epoch in the first two epochs (250 steps
+    // each), one per epoch after; the killed run ends with the same ones, byte for byte.
+    let steps = [0, 63, 125, 188, 250, 313, 375, 438, 500]
+        .into_iter()
+        .chain((3..=8).map(|e| e * 250));
+    let expected: Vec<String> = steps.map(|s| format!("step-{s:08}.safetensors")).collect();
+    let names = snapshot_names(&whole);
+    assert_eq!(names, expected);
+    assert_eq!(snapshot_names(&killed), expected);
+    for name in &names {
+        let file = |run: &Path| std::fs::read(run.join("snapshots").join(name)).unwrap();
+        assert!(
+            file(&whole) == file(&killed),
+            "{name} differs after the kill"
+        );
+    }
+    let last = std::fs::read(whole.join("snapshots").join(names.last().unwrap())).unwrap();
+    assert!(last == std::fs::read(whole.join("model.safetensors")).unwrap());
+    let first = std::fs::read(whole.join("snapshots").join(&names[0])).unwrap();
+    assert!(first != last, "the weights changed in training");
+}
+
+/// The snapshot files of a run, sorted.
+fn snapshot_names(run: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(run.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Snapshots only copy the weights: a run without them trains to the same bytes, and a run
+/// folder written before they existed (no `snapshots` in config.json and state.json)
+/// resumes.
+#[test]
+fn snapshots_do_not_change_training_and_old_runs_resume() {
+    let (_d, id) = data(400);
+    let dir = tempfile::tempdir().unwrap();
+    let (with, without) = (dir.path().join("with"), dir.path().join("without"));
+    let o = train_run(&id, &with, &["--snapshots", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = train_run(&id, &without, &["--snapshots", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read(with.join("model.safetensors")).unwrap()
+            == std::fs::read(without.join("model.safetensors")).unwrap()
+    );
+    assert_eq!(history_without_time(&with), history_without_time(&without));
+    // 400 images, batch 16: 25 steps an epoch; 3 in each of the first two, then 1.
+    let steps = [0, 9, 17, 25, 34, 42, 50, 75];
+    let expected: Vec<String> = steps
+        .iter()
+        .map(|s| format!("step-{s:08}.safetensors"))
+        .collect();
+    assert_eq!(snapshot_names(&with), expected);
+    assert!(snapshot_names(&without).is_empty());
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(with.join("state.json")).unwrap()).unwrap();
+    let recorded: Vec<&str> = state["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["file"].as_str().unwrap())
+        .collect();
+    let files: Vec<String> = expected.iter().map(|n| format!("snapshots/{n}")).collect();
+    assert_eq!(recorded, files);
+    assert_eq!(state["snapshots"][2]["epoch"], 1);
+    assert_eq!(state["snapshots"][2]["epoch_step"], 17);
+    assert_eq!(state["snapshots"][7]["epoch"], 3);
+
+    // An old run: its files without the new fields, resumed to a fourth epoch with the
+    // default flags, ends as a run of the default flags does (snapshots from then on).
+    let old = dir.path().join("old");
+    let o = train_run(&id, &old, &["--snapshots", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (file, pointer, key) in [
+        ("config.json", "/config", "snapshots"),
+        ("state.json", "", "snapshots"),
+    ] {
+        let path = old.join(file);
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let o = v.pointer_mut(pointer).unwrap().as_object_mut().unwrap();
+        assert!(o.remove(key).is_some(), "{file} records {key}");
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+    std::fs::remove_dir_all(old.join("snapshots")).unwrap();
+    let o = train_run(&id, &old, &["--resume", "--epochs", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(snapshot_names(&old), ["step-00000100.safetensors"]);
+    let whole = dir.path().join("whole");
+    let o = train_run(&id, &whole, &["--epochs", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read(old.join("model.safetensors")).unwrap()
+            == std::fs::read(whole.join("model.safetensors")).unwrap()
+    );
 }
 
 #[test]

@@ -108,11 +108,17 @@ fn history(run: &Path) -> Vec<serde_json::Value> {
 
 const EPOCHS: usize = 3;
 
-/// Change points of an uninterrupted run of `EPOCHS` epochs: creating the folders (1),
-/// config.json (2: the complete temporary file, the rename), then per epoch the two
-/// checkpoint files and state.json (2 each), the three published files (2 each), and from
-/// the second epoch on the removal of the previous epoch's two checkpoint files (1 each).
-const WRITE_POINTS: u64 = 1 + 2 + EPOCHS as u64 * 12 + (EPOCHS as u64 - 1) * 2;
+/// Snapshots of the run (`--snapshots 2`, 3 steps an epoch): before the first step and
+/// after steps 2 and 3 of the first two epochs, after the last step of the third.
+const SNAPSHOTS: [u64; 6] = [0, 2, 3, 5, 6, 9];
+
+/// Change points of an uninterrupted run of `EPOCHS` epochs: creating the two folders (1
+/// each), config.json (2: the complete temporary file, the rename), then per epoch its
+/// snapshots, the two checkpoint files and state.json (2 each), the three published files
+/// (2 each), and from the second epoch on the removal of the previous epoch's two
+/// checkpoint files (1 each).
+const WRITE_POINTS: u64 =
+    2 + 2 + SNAPSHOTS.len() as u64 * 2 + EPOCHS as u64 * 12 + (EPOCHS as u64 - 1) * 2;
 
 #[test]
 fn a_run_aborted_at_any_write_resumes_byte_identical() {
@@ -131,6 +137,8 @@ fn a_run_aborted_at_any_write_resumes_byte_identical() {
             "0.05",
             "--momentum",
             "0.9",
+            "--snapshots",
+            "2",
             "--out",
         ]
         .iter()
@@ -160,6 +168,24 @@ fn a_run_aborted_at_any_write_resumes_byte_identical() {
     let reference = snapshot(&whole);
     assert!(reference.contains_key(Path::new("checkpoint/epoch-0003-model.safetensors")));
     assert_eq!(after_epoch[EPOCHS].1, history(&whole));
+    // The run grown one epoch at a time took the same snapshots, byte for byte.
+    let snapshots = |m: &BTreeMap<PathBuf, Vec<u8>>| -> BTreeMap<PathBuf, Vec<u8>> {
+        m.iter()
+            .filter(|(p, _)| p.starts_with("snapshots"))
+            .map(|(p, b)| (p.clone(), b.clone()))
+            .collect()
+    };
+    let names: Vec<PathBuf> = SNAPSHOTS
+        .iter()
+        .map(|s| PathBuf::from(format!("snapshots/step-{s:08}.safetensors")))
+        .collect();
+    assert_eq!(snapshots(&reference).into_keys().collect::<Vec<_>>(), names);
+    assert_same(
+        &snapshots(&reference),
+        &snapshots(&snapshot(&steps)),
+        "a run grown one epoch at a time",
+    );
+    assert!(reference[&names[5]] == reference[Path::new("model.safetensors")]);
 
     // Resuming with what would change the result is refused, naming the flag: the backend,
     // and weights to start from (by content).

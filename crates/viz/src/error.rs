@@ -82,6 +82,14 @@ pub enum VizError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A frame of an animation could not be drawn.
+    #[error("drawing frame {index} failed: {message}")]
+    Frame {
+        /// The frame's position, from 0.
+        index: usize,
+        /// What the backend reported.
+        message: String,
+    },
     /// The embedded font could not be registered with plotters.
     #[error("the embedded DejaVu Sans font could not be loaded")]
     Font,

@@ -19,6 +19,8 @@
 //! | [`draw_misclassified`] | a grid of wrongly classified images |
 //! | [`draw_activation_stats`] | zeros, means, dead channels per layer; per-channel spread |
 //! | [`draw_saliency`] | gradient saliency maps over their images |
+//! | [`draw_card`] | a title and lines of text, for slides |
+//! | [`draw_evolution_frames`] + [`write_apng`] | one frame per snapshot of the weights (filters, feature maps, curves so far, predictions) on fixed scales, as an animated PNG |
 //!
 //! Images are `[N, C, H, W]` with `C` = 1 (grey) or 3 (RGB, drawn in colour);
 //! sizes from 28×28 to 96×96 are enlarged by whole factors to similar sizes on
@@ -64,6 +66,7 @@ pub use architecture::{draw_architecture, LayerBlock};
 pub use attributions::{
     draw_attributions, draw_faithfulness, AttributionColumn, FaithfulnessSeries,
 };
+pub use card::draw_card;
 pub use classifier::{draw_classifier, SOFTMAX_ALL_CLASSES_UP_TO, SOFTMAX_TOP_CLASSES};
 pub use colour::{ColourScale, Palette};
 pub use confusion::{
@@ -72,6 +75,10 @@ pub use confusion::{
 };
 pub use curves::{draw_curves, EpochPoint};
 pub use error::VizError;
+pub use evolution::{
+    changed_region, draw_evolution_frames, write_apng, CurvePoint, Evolution, EvolutionCurves,
+    EvolutionFrame, EvolutionLayout, EvolutionScales, FramePrediction, Region, RgbImage,
+};
 pub use feature_maps::{draw_feature_maps, draw_feature_maps_with_input, MAX_CHANNEL_ROWS};
 pub use filters::{draw_filters, draw_input_filters, DEFAULT_MAX_FILTERS};
 pub use grid::{draw_misclassified, draw_samples, Misclassified};
@@ -80,12 +87,14 @@ pub use stats::{draw_activation_stats, LayerStats};
 
 mod architecture;
 mod attributions;
+mod card;
 mod classifier;
 mod colour;
 mod confusion;
 mod curves;
 mod data;
 mod error;
+mod evolution;
 mod feature_maps;
 mod filters;
 mod grid;

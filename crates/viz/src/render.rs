@@ -127,6 +127,30 @@ pub(crate) fn render<F: Figure>(figure: &F, path: &Path) -> Result<(), VizError>
     write_atomically(path, &bytes)
 }
 
+/// Draws `figure` into 8-bit RGB pixels (row-major, `width × height × 3`), as the PNG
+/// files are drawn; the error is the backend's message.
+pub(crate) fn render_rgb<F: Figure>(figure: &F) -> Result<Vec<u8>, String> {
+    ensure_fonts().map_err(|e| e.to_string())?;
+    let (width, height) = figure.size();
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!(
+            "{width}x{height} pixels, more than the {MAX_SIDE}-pixel limit per side"
+        ));
+    }
+    let mut buffer = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = Typeset {
+            inner: BitMapBackend::with_buffer(&mut buffer, (width, height)),
+            rasterize: true,
+        }
+        .into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        figure.draw(&root).map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(buffer)
+}
+
 /// Encodes 8-bit RGB pixels as a PNG (deterministic: no timestamps, fixed settings).
 fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
@@ -145,7 +169,7 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
 /// Writes `bytes` to `path` atomically and durably (temporary file, fsync, rename, fsync of
 /// the folder: the `atomic-write-file` crate), so a reader never sees a half-written figure
 /// and a failure leaves nothing behind. A replaced figure keeps its permissions.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), VizError> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), VizError> {
     let io_error = |source: std::io::Error| VizError::Io {
         path: path.to_path_buf(),
         source,
