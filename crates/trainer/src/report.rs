@@ -294,7 +294,12 @@ fn read_attributions(path: &Path, chosen: &[usize]) -> Result<Option<page::Attri
                 .map(|row| (pos, row))
         })
         .collect();
-    let mut names: Vec<&String> = tensors.keys().filter(|k| *k != "indices").collect();
+    // The maps at input resolution; `*_raw` are Grad-CAM's at its layer's resolution, which
+    // the page does not overlay.
+    let mut names: Vec<&String> = tensors
+        .keys()
+        .filter(|k| *k != "indices" && !k.ends_with("_raw"))
+        .collect();
     names.sort_by_key(|n| {
         (
             METHODS.iter().position(|m| m == n).unwrap_or(METHODS.len()),

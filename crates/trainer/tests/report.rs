@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::support::{stderr, synthetic_data, trainer};
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 /// Debian's Chromium, where `.ci/run` installs it.
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -214,6 +214,12 @@ fn the_page_passes_its_selftest_in_chromium_offline_and_small() {
             Tensor::from_vec(values, (3, 28, 28), &dev).unwrap(),
         );
     }
+    // Grad-CAM's map at its layer's resolution, as `trainer explain` stores it beside the
+    // upsampled one: not overlaid on the image.
+    tensors.insert(
+        "gradcam_raw".to_string(),
+        Tensor::ones((3, 12, 12), DType::F32, &dev).unwrap(),
+    );
     tensors.insert(
         "indices".to_string(),
         Tensor::new(&indices[..], &dev).unwrap(),
