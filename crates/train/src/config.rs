@@ -169,22 +169,30 @@ impl TrainConfig {
     }
 
     /// The steps (1-based, within an epoch of `steps` steps) after which epoch `epoch`
-    /// (1-based) records a snapshot: [`TrainConfig::snapshots`] evenly spaced ones ending
-    /// with the last step in the first [`SNAPSHOT_DENSE_EPOCHS`] epochs, the last step only
-    /// after them, none when `snapshots` is 0. A function of the epoch number, not of the
+    /// (1-based) records a snapshot: [`TrainConfig::snapshots`] ones ending with the last
+    /// step in the first [`SNAPSHOT_DENSE_EPOCHS`] epochs (geometrically spaced in the first,
+    /// where the weights change fastest: step `steps^(j/K)` for j = 1..=K; evenly in the
+    /// others), the last step only after them, none when `snapshots` is 0. A function of the epoch number, not of the
     /// epochs asked for, so that a run resumed to train longer records what one run would.
     pub fn snapshot_steps(&self, epoch: usize, steps: usize) -> Vec<usize> {
         if self.snapshots == 0 || steps == 0 {
             return Vec::new();
         }
-        let per_epoch = if epoch <= SNAPSHOT_DENSE_EPOCHS {
-            self.snapshots
+        let k = self.snapshots;
+        let mut at: Vec<usize> = if epoch == 1 {
+            // Geometric: the filters form in the first few dozen steps, which evenly spaced
+            // snapshots would miss (938 steps, K = 4: after 6, 31, 169 and 938 steps).
+            (1..=k)
+                .map(|j| {
+                    let s = (steps as f64).powf(j as f64 / k as f64).round() as usize;
+                    s.clamp(1, steps)
+                })
+                .collect()
+        } else if epoch <= SNAPSHOT_DENSE_EPOCHS {
+            (1..=k).map(|j| (j * steps).div_ceil(k)).collect()
         } else {
-            1
+            vec![steps]
         };
-        let mut at: Vec<usize> = (1..=per_epoch)
-            .map(|j| (j * steps).div_ceil(per_epoch))
-            .collect();
         at.dedup();
         at
     }
@@ -266,5 +274,42 @@ mod display_fromstr {
         String::deserialize(d)?
             .parse()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(snapshots: usize) -> TrainConfig {
+        TrainConfig {
+            snapshots,
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn snapshots_are_geometric_in_the_first_epoch_then_even_then_once() {
+        let c = with(4);
+        assert_eq!(c.snapshot_steps(1, 938), [6, 31, 169, 938]);
+        assert_eq!(c.snapshot_steps(2, 938), [235, 469, 704, 938]);
+        assert_eq!(c.snapshot_steps(3, 938), [938]);
+        assert_eq!(c.snapshot_steps(20, 938), [938]);
+        assert!(with(0).snapshot_steps(1, 938).is_empty());
+        assert!(c.snapshot_steps(1, 0).is_empty());
+    }
+
+    #[test]
+    fn short_epochs_get_each_step_at_most_once_and_always_the_last() {
+        for k in 1..=12 {
+            for steps in 1..=40 {
+                for epoch in 1..=3 {
+                    let at = with(k).snapshot_steps(epoch, steps);
+                    assert_eq!(at.last(), Some(&steps), "k {k} steps {steps} epoch {epoch}");
+                    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+                    assert!(at.len() <= k && at[0] >= 1, "{at:?}");
+                }
+            }
+        }
     }
 }

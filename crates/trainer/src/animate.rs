@@ -80,6 +80,12 @@ pub struct AnimationFrame {
     pub label: String,
     /// The predicted class of each shown image.
     pub predicted: Vec<usize>,
+    /// How close conv1's filters are to where training ends: the mean, over its filters, of
+    /// the cosine similarity between the filter here and in the last snapshot (1 at the
+    /// end; near 0 for random filters).
+    pub conv1_to_final: f64,
+    /// The same for conv2's filters.
+    pub conv2_to_final: f64,
 }
 
 /// `trainer animate`.
@@ -121,13 +127,27 @@ pub fn run(args: &AnimateArgs) -> Result<()> {
         .map(|&i| names[test.labels()[i] as usize].clone())
         .collect();
 
+    let load = |snapshot: &Snapshot| -> Result<Network> {
+        let path = args.run.join(&snapshot.file);
+        Network::load(config.model, &path, &dev)
+            .with_context(|| format!("snapshot {}", path.display()))
+    };
+    // Not empty (checked above): the last snapshot is where training ends.
+    let last = load(&snapshots[snapshots.len() - 1])?;
+    let final_filters = [
+        weight(&last, "conv1.weight")?,
+        weight(&last, "conv2.weight")?,
+    ];
     let mut frames = Vec::with_capacity(snapshots.len());
     let mut predicted_classes = Vec::with_capacity(snapshots.len());
+    let mut to_final = Vec::with_capacity(snapshots.len());
     for snapshot in &snapshots {
-        let path = args.run.join(&snapshot.file);
-        let network = Network::load(config.model, &path, &dev)
-            .with_context(|| format!("snapshot {}", path.display()))?;
+        let network = load(snapshot)?;
         let (frame, predicted) = frame(&network, snapshot, &history, &x, &shown, &test, names)?;
+        to_final.push([
+            mean_filter_cosine(&frame.conv1, &final_filters[0])?,
+            mean_filter_cosine(&frame.conv2, &final_filters[1])?,
+        ]);
         frames.push(frame);
         predicted_classes.push(predicted);
     }
@@ -170,12 +190,15 @@ pub fn run(args: &AnimateArgs) -> Result<()> {
             .iter()
             .zip(&frames)
             .zip(predicted_classes)
-            .map(|((s, f), predicted)| AnimationFrame {
+            .zip(to_final)
+            .map(|(((s, f), predicted), [c1, c2])| AnimationFrame {
                 snapshot: s.file.clone(),
                 step: s.step,
                 progress: s.progress(),
                 label: f.label.clone(),
                 predicted,
+                conv1_to_final: c1,
+                conv2_to_final: c2,
             })
             .collect(),
     };
@@ -224,14 +247,6 @@ fn frame(
     test: &convlens_data::Split,
     names: &[String],
 ) -> Result<(viz::EvolutionFrame, Vec<usize>)> {
-    let weight = |name: &str| -> Result<Tensor> {
-        network
-            .parameters()
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_tensor().clone())
-            .with_context(|| format!("the network has no {name}"))
-    };
     let hooks = network.hook_registry();
     let recorder = ActivationRecorder::attach(
         &hooks,
@@ -268,14 +283,56 @@ fn frame(
         viz::EvolutionFrame {
             label: label(snapshot, history),
             progress: snapshot.progress(),
-            conv1: weight("conv1.weight")?,
-            conv2: weight("conv2.weight")?,
+            conv1: weight(network, "conv1.weight")?,
+            conv2: weight(network, "conv2.weight")?,
             relu1: layer("relu1")?,
             relu2: layer("relu2")?,
             predictions,
         },
         predicted,
     ))
+}
+
+/// A parameter of `network` by its PyTorch name.
+fn weight(network: &Network, name: &str) -> Result<Tensor> {
+    network
+        .parameters()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_tensor().clone())
+        .with_context(|| format!("the network has no {name}"))
+}
+
+/// The mean over the filters (the first axis) of the cosine similarity between each filter
+/// of `a` and the same filter of `b`, in f64; a filter of zeros counts as 0.
+pub fn mean_filter_cosine(a: &Tensor, b: &Tensor) -> Result<f64> {
+    anyhow::ensure!(
+        a.dims() == b.dims() && a.rank() >= 1 && a.dims()[0] > 0,
+        "cannot compare filters of shapes {:?} and {:?}",
+        a.dims(),
+        b.dims()
+    );
+    let rows = |t: &Tensor| -> Result<Vec<Vec<f32>>> { Ok(t.flatten_from(1)?.to_vec2()?) };
+    let (a, b) = (rows(a)?, rows(b)?);
+    let total: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| {
+            let (mut dot, mut xx, mut yy) = (0f64, 0f64, 0f64);
+            for (&p, &q) in x.iter().zip(y) {
+                let (p, q) = (f64::from(p), f64::from(q));
+                dot += p * q;
+                xx += p * p;
+                yy += q * q;
+            }
+            if xx == 0.0 || yy == 0.0 {
+                0.0
+            } else {
+                dot / (xx.sqrt() * yy.sqrt())
+            }
+        })
+        .sum();
+    Ok(total / a.len() as f64)
 }
 
 /// `epoch 1, step 938 of 3,750 · validation accuracy 97.1% after epoch 3`.

@@ -150,8 +150,9 @@ pub struct TrainArgs {
     /// fast (convlens-ops kernels) or candle (candle's own conv, for comparison).
     #[arg(long, default_value = "fast")]
     pub backend: String,
-    /// Keep the weights K times per epoch in the first two epochs, once per epoch after,
-    /// and before the first step, in RUN/snapshots (for `trainer animate`); 0: none.
+    /// Keep the weights K times per epoch in the first two epochs (geometrically spaced in
+    /// the first), once per epoch after, and before the first step, in RUN/snapshots (for
+    /// `trainer animate`); 0: none.
     /// Training is the same whatever K.
     #[arg(long, value_name = "K", default_value_t = convlens_train::DEFAULT_SNAPSHOTS)]
     pub snapshots: usize,

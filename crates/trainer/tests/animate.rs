@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::support::{stderr, synthetic_data, trainer};
 
 /// A small run: 208 images, batch 16 (13 steps an epoch), 2 epochs, 2 snapshots an epoch:
-/// before the first step and after steps 7, 13, 20 and 26.
+/// before the first step and after steps 4, 13, 20 and 26.
 fn small_run(dir: &Path, id: &str, snapshots: &str) -> PathBuf {
     let run = dir.join(format!("run-{snapshots}"));
     let o = trainer()
@@ -86,6 +86,33 @@ fn crop(frame: &[u8], width: u32, [x, y, w, h]: [u32; 4]) -> Vec<u8> {
         .collect()
 }
 
+/// A parameter of a snapshot file of a run, one row per filter.
+fn parameter(run: &Path, file: &str, parameter: &str) -> Vec<Vec<f32>> {
+    let tensors =
+        candle_core::safetensors::load(run.join(file), &candle_core::Device::Cpu).unwrap();
+    tensors[parameter]
+        .flatten_from(1)
+        .unwrap()
+        .to_vec2()
+        .unwrap()
+}
+
+/// The mean over filters of the cosine similarity of matching filters.
+fn mean_cosine(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    let dot = |x: &[f32], y: &[f32]| -> f64 {
+        x.iter()
+            .zip(y)
+            .map(|(&p, &q)| f64::from(p) * f64::from(q))
+            .sum()
+    };
+    let sum: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| dot(x, y) / (dot(x, x) * dot(y, y)).sqrt())
+        .sum();
+    sum / a.len() as f64
+}
+
 /// The largest magnitude of a parameter over every snapshot file of a run.
 fn largest(run: &Path, files: &[String], parameter: &str) -> f32 {
     files
@@ -151,6 +178,21 @@ fn the_animation_has_a_frame_per_snapshot_on_fixed_scales() {
         .collect();
     assert_eq!(files, snapshots);
     assert_eq!(json["images"].as_array().unwrap().len(), 2);
+    // How close each frame's filters are to the last frame's: exactly there at the end,
+    // not at the random start, recomputed here from the snapshot files.
+    let final_weights = |p: &str| parameter(&run, &snapshots[n - 1], p);
+    for (key, p) in [
+        ("conv1_to_final", "conv1.weight"),
+        ("conv2_to_final", "conv2.weight"),
+    ] {
+        let at = |i: usize| json["frames"][i][key].as_f64().unwrap();
+        assert!((at(n - 1) - 1.0).abs() < 1e-9, "{key}: {}", at(n - 1));
+        for (i, file) in snapshots.iter().enumerate() {
+            let expected = mean_cosine(&parameter(&run, file, p), &final_weights(p));
+            assert!((at(i) - expected).abs() < 1e-9, "{key} frame {i}");
+        }
+        assert!(at(0) < 1.0 - 1e-6, "{key} at the random start: {}", at(0));
+    }
     // The weights change at every snapshot, and so do the filters drawn.
     let conv1 = region(&json["layout"]["conv1"]);
     let conv2 = region(&json["layout"]["conv2"]);
