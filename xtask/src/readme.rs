@@ -255,10 +255,7 @@ pub fn evolution_block(results: &Path) -> Result<String> {
         pct(last.val_accuracy),
         last.epoch
     );
-    let animation = dir.join(trainer::animate::ANIMATION).with_extension("json");
-    if let Ok(text) = std::fs::read_to_string(&animation) {
-        let file: trainer::animate::AnimationFile = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not an animation file", animation.display()))?;
+    if let Some(file) = read_animation(&dir)? {
         if let (Some(a), Some(b)) = (file.frames.first(), file.frames.last()) {
             s.push_str(&format!(
                 " The animation has {} frames, from step {} to step {}, at {} frames per \
@@ -269,9 +266,77 @@ pub fn evolution_block(results: &Path) -> Result<String> {
                 file.fps
             ));
         }
+        for sentence in settling_sentences(&file) {
+            s.push(' ');
+            s.push_str(&sentence);
+        }
     }
     s.push('\n');
     Ok(s)
+}
+
+/// A run's `evolution.json`, if `trainer animate` wrote one.
+pub fn read_animation(dir: &Path) -> Result<Option<trainer::animate::AnimationFile>> {
+    let path = dir.join(trainer::animate::ANIMATION).with_extension("json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let file = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an animation file", path.display()))?;
+    Ok(Some(file))
+}
+
+/// The mean filter cosine to the final weights from which a layer counts as settled.
+pub const SETTLED: f64 = 0.9;
+
+/// When the filters settle and the predictions of the shown images stop changing, from
+/// `evolution.json` (empty when it has no frames).
+pub fn settling_sentences(file: &trainer::animate::AnimationFile) -> Vec<String> {
+    use trainer::animate::AnimationFrame;
+    let frames = &file.frames;
+    let (Some(first), Some(last)) = (frames.first(), frames.last()) else {
+        return Vec::new();
+    };
+    // The first frame from which on `holds` is true of every later frame.
+    let from = |holds: &dyn Fn(&AnimationFrame) -> bool| -> &AnimationFrame {
+        let at = frames.iter().rposition(|f| !holds(f)).map_or(0, |i| i + 1);
+        &frames[at.min(frames.len() - 1)]
+    };
+    let when = |f: &AnimationFrame| {
+        if f.step == 0 {
+            "the random start".to_string()
+        } else if f.progress.fract() == 0.0 {
+            format!("step {} (the end of epoch {})", f.step, f.progress)
+        } else {
+            format!(
+                "step {} ({:.0}% into epoch {})",
+                f.step,
+                f.progress.fract() * 100.0,
+                f.progress.ceil()
+            )
+        }
+    };
+    let conv1 = from(&|f| f.conv1_to_final >= SETTLED);
+    let conv2 = from(&|f| f.conv2_to_final >= SETTLED);
+    let answers = from(&|f| f.predicted == last.predicted);
+    vec![
+        format!(
+            "Measured as the mean cosine similarity of each filter to the same filter at \
+             the end, conv1's filters start at {:.2} and stay above {SETTLED} from {} \
+             onwards; conv2's start at {:.2} and stay above {SETTLED} from {} onwards.",
+            first.conv1_to_final,
+            when(conv1),
+            first.conv2_to_final,
+            when(conv2)
+        ),
+        format!(
+            "The images shown have the predictions they end with from {} onwards, when conv1's \
+             filters are at {:.2} and conv2's at {:.2}.",
+            when(answers),
+            answers.conv1_to_final,
+            answers.conv2_to_final
+        ),
+    ]
 }
 
 /// The colour block: the synthetic colour run's numbers (or a line saying there is none).

@@ -265,18 +265,6 @@ struct Epoch {
     val_accuracy: f64,
 }
 
-/// The part of `evolution.json` the narration reads.
-#[derive(Debug, serde::Deserialize)]
-struct Evolution {
-    frames: Vec<EvolutionFrame>,
-}
-
-/// A frame of `evolution.json`.
-#[derive(Debug, serde::Deserialize)]
-struct EvolutionFrame {
-    step: u64,
-}
-
 /// The chapters, from the files that exist (a missing figure drops its chapter, an
 /// attribution figure falls back to the saliency maps).
 fn slides(
@@ -395,15 +383,18 @@ fn slides(
              random start to the last epoch, on colour scales fixed for the whole run."
                 .into(),
         ];
-        if let Ok(text) = std::fs::read_to_string(dir.join("evolution.json")) {
-            let e: Evolution = serde_json::from_str(&text).context("evolution.json")?;
+        if let Some(e) = crate::readme::read_animation(&dir)? {
             if let Some(last) = e.frames.last() {
                 sentences.push(format!(
                     "It runs from the random start to step {}; at the top, the filters of the \
-                     first two convolutions sharpen from noise into edge and stroke detectors.",
+                     first two convolutions.",
                     last.step
                 ));
             }
+            sentences.extend(crate::readme::settling_sentences(&e).into_iter().map(|s| {
+                s.replace("conv1's", "the first convolution's")
+                    .replace("conv2's", "the second convolution's")
+            }));
         }
         if let Ok(text) = std::fs::read_to_string(dir.join("history.json")) {
             let h: Vec<Epoch> = serde_json::from_str(&text).context("history.json")?;
