@@ -589,6 +589,39 @@ pub fn machine() -> Machine {
     }
 }
 
+/// One quick pipeline for the tests of this process that read its results (this module's
+/// and the walkthrough's): it is most of their time, and they only read what it wrote.
+#[cfg(test)]
+pub mod quick {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+
+    use super::{pipeline, Args, Written};
+
+    /// The tests that call [`results`], each calling [`done`] once it has finished.
+    const USERS: usize = 2;
+    static RESULTS: OnceLock<Written> = OnceLock::new();
+    static LEFT: AtomicUsize = AtomicUsize::new(USERS);
+
+    /// The quick pipeline's results, written by the first caller.
+    pub fn results() -> &'static Written {
+        RESULTS.get_or_init(|| {
+            pipeline(&Args {
+                quick: true,
+                ..Args::default()
+            })
+            .unwrap()
+        })
+    }
+
+    /// A user is done: the last one removes the work folder.
+    pub fn done() {
+        if LEFT.fetch_sub(1, Ordering::SeqCst) == 1 {
+            std::fs::remove_dir_all(results().out.parent().unwrap()).ok();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,11 +629,7 @@ mod tests {
     /// The quick pipeline writes every figure of the README's set, into a temporary folder.
     #[test]
     fn quick_pipeline_writes_every_figure() {
-        let written = pipeline(&Args {
-            quick: true,
-            ..Args::default()
-        })
-        .unwrap();
+        let written = quick::results();
         assert!(
             written.out.starts_with(std::env::temp_dir()),
             "{}",
@@ -670,6 +699,6 @@ mod tests {
                 "peak resident memory {rss} MiB"
             );
         }
-        std::fs::remove_dir_all(written.out.parent().unwrap()).ok();
+        quick::done();
     }
 }

@@ -1003,13 +1003,9 @@ mod tests {
                 "{tool} is missing: the video test needs it (apt-get install {package})"
             );
         }
-        let written = crate::figures::pipeline(&crate::figures::Args {
-            quick: true,
-            ..Default::default()
-        })
-        .unwrap();
-        let results = written.out.clone();
-        let out = results.join("walkthrough.mp4");
+        let results = crate::figures::quick::results().out.clone();
+        let video_dir = tempfile::tempdir().unwrap();
+        let out = video_dir.path().join("walkthrough.mp4");
         let small = Format {
             width: 640,
             height: 360,
@@ -1089,6 +1085,6 @@ mod tests {
 
         let poster = probe(&made.poster);
         assert_eq!(poster["streams"][0]["width"].as_u64(), Some(640));
-        std::fs::remove_dir_all(results.parent().unwrap()).ok();
+        crate::figures::quick::done();
     }
 }
