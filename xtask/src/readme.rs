@@ -154,7 +154,7 @@ pub fn explain_block(reports: &[(String, ExplainReport)]) -> String {
         s.push_str(&format!(
             "\n**{}: {} test images, Grad-CAM at {}, maps of the {} class**\n\n",
             r.dataset,
-            group(r.eval_images),
+            convlens_viz::group_thousands(r.eval_images as u64),
             r.layer,
             r.target
         ));
@@ -204,18 +204,6 @@ pub fn explain_block(reports: &[(String, ExplainReport)]) -> String {
         r.faithfulness.fill, r.faithfulness.fill, r.faithfulness.steps,
     ));
     s
-}
-
-fn group(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The run the README's animation shows.

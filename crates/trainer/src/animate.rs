@@ -343,9 +343,9 @@ fn label(s: &Snapshot, history: &[EpochRecord]) -> String {
         format!(
             "epoch {}, step {} of {} ({} steps in all)",
             s.epoch,
-            thousands(s.epoch_step as u64),
-            thousands(s.epoch_steps as u64),
-            thousands(s.step)
+            viz::group_thousands(s.epoch_step as u64),
+            viz::group_thousands(s.epoch_steps as u64),
+            viz::group_thousands(s.step)
         )
     };
     let finished = if s.epoch_step == s.epoch_steps {
@@ -361,18 +361,6 @@ fn label(s: &Snapshot, history: &[EpochRecord]) -> String {
         ));
     }
     text
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Training curves at every snapshot (the running means within the epoch, which at an

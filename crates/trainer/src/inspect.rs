@@ -22,6 +22,28 @@ const CLASSIFIER: [&str; 4] = ["flatten", "fc1", "relu4", "fc2"];
 /// Batch size of the statistics pass over the test set.
 const STATS_BATCH: usize = 500;
 
+/// Every layer's activation statistics over the whole of `test`, in the network's layer
+/// order (an `ActivationStats` hook on every layer, the test set in batches).
+pub(crate) fn test_set_stats(
+    network: &Network,
+    test: &Split,
+    dev: &Device,
+) -> Result<Vec<LayerStats>> {
+    let hooks = network.hook_registry();
+    let stats = ActivationStats::attach(&hooks, LayerSelector::All)?;
+    let all: Vec<usize> = (0..test.len()).collect();
+    for chunk in all.chunks(STATS_BATCH) {
+        let (x, _) = test.batch(chunk, dev)?;
+        network.forward_with_hooks(&x, &hooks)?;
+    }
+    drop(hooks);
+    let mut layer_stats = stats.finish();
+    // The network's order, which is the order the hooks first saw the layers in.
+    layer_stats.retain(|s| LAYER_NAMES.contains(&s.layer.as_str()));
+    layer_stats.sort_by_key(|s| LAYER_NAMES.iter().position(|n| *n == s.layer));
+    Ok(layer_stats)
+}
+
 /// `trainer inspect`.
 pub fn run(args: &InspectArgs) -> Result<()> {
     if args.images == 0 {
@@ -274,18 +296,9 @@ fn draw_all(
     }
 
     // Activation statistics over the whole test set.
-    let hooks = network.hook_registry();
-    let stats = ActivationStats::attach(&hooks, LayerSelector::All)?;
-    let all: Vec<usize> = (0..test.len()).collect();
-    for chunk in all.chunks(STATS_BATCH) {
-        let (x, _) = test.batch(chunk, &dev)?;
-        network.forward_with_hooks(&x, &hooks)?;
-    }
-    drop(hooks);
-    let layer_stats = stats.finish();
-    let rows: Vec<viz::LayerStats> = LAYER_NAMES
+    let layer_stats = test_set_stats(network, test, &dev)?;
+    let rows: Vec<viz::LayerStats> = layer_stats
         .iter()
-        .filter_map(|n| layer_stats.iter().find(|s| s.layer == *n))
         .map(|s| viz::LayerStats {
             layer: s.layer.clone(),
             zero_fraction: s.zero_fraction,

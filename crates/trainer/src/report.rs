@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
 use convlens_data::Split;
-use convlens_hooks::{ActivationRecorder, ActivationStats, LayerSelector};
-use convlens_model::{LayerKind, Network, LAYERS, LAYER_NAMES};
+use convlens_hooks::{ActivationRecorder, LayerSelector};
+use convlens_model::{LayerKind, Network, LAYERS};
 use convlens_report as page;
 use convlens_train::{evaluate, predict, RunConfig, RunDir};
 
@@ -33,8 +33,6 @@ const METHODS: [&str; 7] = [
 /// The share of the embedded images given to mistakes (when the test set has that many), so
 /// that the strip always shows some.
 const MISTAKE_SHARE: usize = 4;
-/// Batch size of the statistics pass over the test set.
-const STATS_BATCH: usize = 500;
 
 /// `trainer report`: writes the page and prints its path.
 pub fn run(args: &ReportArgs) -> Result<()> {
@@ -169,18 +167,9 @@ fn gather(
     let predictions = predict(network, test, &dev)?;
     let predicted: Vec<usize> = predictions.iter().map(|p| p.class).collect();
     let evaluation = evaluate(network, test, names.len(), &dev)?;
-    let hooks = network.hook_registry();
-    let stats = ActivationStats::attach(&hooks, LayerSelector::All)?;
-    let all: Vec<usize> = (0..test.len()).collect();
-    for chunk in all.chunks(STATS_BATCH) {
-        let (x, _) = test.batch(chunk, &dev)?;
-        network.forward_with_hooks(&x, &hooks)?;
-    }
-    drop(hooks);
-    let layer_stats = stats.finish();
-    let stats: Vec<page::LayerStatsRow> = LAYER_NAMES
+    let layer_stats = crate::inspect::test_set_stats(network, test, &dev)?;
+    let stats: Vec<page::LayerStatsRow> = layer_stats
         .iter()
-        .filter_map(|n| layer_stats.iter().find(|s| s.layer == *n))
         .map(|s| page::LayerStatsRow {
             layer: s.layer.clone(),
             shape: s.shape.clone(),

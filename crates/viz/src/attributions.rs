@@ -157,8 +157,9 @@ impl Attributions {
 
 /// The colour of one pixel: the image (grey or RGB, in `[0, 1]`) dimmed to 55 %, blended
 /// with a red-to-yellow colour for positive `t` and a blue one for negative `t`, by
-/// `sqrt(|t|)` (`t` is the value over the map's largest magnitude).
-fn overlay(image: [f32; 3], t: f32) -> [u8; 3] {
+/// `sqrt(|t|)` (`t` is the value over the map's largest magnitude). The saliency figure
+/// uses it too, with `t` in `[0, 1]`.
+pub(crate) fn overlay(image: [f32; 3], t: f32) -> [u8; 3] {
     let a = t.abs().min(1.0);
     let alpha = a.sqrt();
     let hot = if t >= 0.0 {

@@ -82,6 +82,7 @@ pub use evolution::{
 pub use feature_maps::{draw_feature_maps, draw_feature_maps_with_input, MAX_CHANNEL_ROWS};
 pub use filters::{draw_filters, draw_input_filters, DEFAULT_MAX_FILTERS};
 pub use grid::{draw_misclassified, draw_samples, Misclassified};
+pub use paint::group_thousands;
 pub use saliency::draw_saliency;
 pub use stats::{draw_activation_stats, LayerStats};
 

@@ -402,8 +402,8 @@ pub(crate) fn fmt_num(v: f64) -> String {
     }
 }
 
-/// `63470` → `63,470`.
-pub(crate) fn group_thousands(n: u64) -> String {
+/// `63470` → `63,470`: digits grouped by three, as the figures print counts.
+pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -6,6 +6,7 @@ use candle_core::Tensor;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::attributions::overlay;
 use crate::colour::{ColourScale, Palette};
 use crate::data::{check_image_channels, check_len, shape_error, Maps};
 use crate::paint::*;
@@ -156,22 +157,6 @@ fn max_abs_over_channels(maps: &Maps) -> Maps {
         w: maps.w,
         data,
     }
-}
-
-/// The overlay colour of one pixel: `image` (grey or RGB, in `[0, 1]`) dimmed
-/// to 55 %, blended with a red-to-yellow hot colour by `sqrt(t)`, where `t` is
-/// the pixel's saliency as a fraction of the image's maximum.
-fn overlay(image: [f32; 3], t: f32) -> [u8; 3] {
-    let alpha = t.sqrt();
-    let hot = [255.0, 80.0 + 175.0 * t, 40.0 * (1.0 - t)];
-    let mut out = [0u8; 3];
-    for ch in 0..3 {
-        let base = image[ch].clamp(0.0, 1.0) * 0.55 * 255.0;
-        out[ch] = (base * (1.0 - alpha) + hot[ch] * alpha)
-            .round()
-            .clamp(0.0, 255.0) as u8;
-    }
-    out
 }
 
 fn heat(t: f32) -> [u8; 3] {
