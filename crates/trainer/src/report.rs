@@ -19,17 +19,9 @@ use crate::cli::ReportArgs;
 pub const REPORT_FILE: &str = "report.html";
 /// Where `trainer explain` leaves its attribution maps, relative to the run folder.
 pub const ATTRIBUTIONS_FILE: &str = "explain/attributions.safetensors";
-/// The attribution methods in the order the page offers them; other 3-d tensors of the file
-/// follow in name order.
-const METHODS: [&str; 7] = [
-    "saliency",
-    "inputxgrad",
-    "smoothgrad",
-    "ig",
-    "gradcam",
-    "gradcampp",
-    "occlusion",
-];
+/// The attribution methods in the order the page offers them (the figures' order); other
+/// 3-d tensors of the file follow in name order.
+const METHODS: [&str; 7] = convlens_explain::METHOD_NAMES;
 /// The share of the embedded images given to mistakes (when the test set has that many), so
 /// that the strip always shows some.
 const MISTAKE_SHARE: usize = 4;
