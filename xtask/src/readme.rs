@@ -266,15 +266,17 @@ pub fn evolution_block(results: &Path) -> Result<String> {
 /// A run's `evolution.json`, if `trainer animate` wrote one.
 pub fn read_animation(dir: &Path) -> Result<Option<trainer::animate::AnimationFile>> {
     let path = dir.join(trainer::animate::ANIMATION).with_extension("json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let file = serde_json::from_str(&text)
         .with_context(|| format!("{} is not an animation file", path.display()))?;
     Ok(Some(file))
 }
 
-/// The mean filter cosine to the final weights from which a layer counts as settled.
+/// The mean filter cosine to the final weights above which a layer counts as settled.
 pub const SETTLED: f64 = 0.9;
 
 /// When the filters settle and the predictions of the shown images stop changing, from
@@ -304,8 +306,8 @@ pub fn settling_sentences(file: &trainer::animate::AnimationFile) -> Vec<String>
             )
         }
     };
-    let conv1 = from(&|f| f.conv1_to_final >= SETTLED);
-    let conv2 = from(&|f| f.conv2_to_final >= SETTLED);
+    let conv1 = from(&|f| f.conv1_to_final > SETTLED);
+    let conv2 = from(&|f| f.conv2_to_final > SETTLED);
     let answers = from(&|f| f.predicted == last.predicted);
     vec![
         format!(
@@ -604,6 +606,65 @@ pub fn update(root: &Path, name: &str, content: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Frames at steps 0, 10, 20 (the end of epoch 1), 30 and 40: conv1 passes 0.9 at step
+    /// 20 but dips under it at 30, conv2 from step 30; the predictions settle at step 10.
+    #[test]
+    fn settling_is_the_first_frame_from_which_a_condition_holds() {
+        use trainer::animate::{AnimationFile, AnimationFrame, Layout, Scales};
+        let frame = |step: u64, c1: f64, c2: f64, predicted: Vec<usize>| AnimationFrame {
+            snapshot: format!("snapshots/step-{step:08}.safetensors").into(),
+            step,
+            progress: step as f64 / 20.0,
+            label: String::new(),
+            predicted,
+            conv1_to_final: c1,
+            conv2_to_final: c2,
+        };
+        let file = AnimationFile {
+            fps: 4,
+            size: (10, 10),
+            images: vec![0, 1],
+            scales: Scales {
+                conv1: 1.0,
+                conv2: 1.0,
+                relu1: 1.0,
+                relu2: 1.0,
+            },
+            layout: Layout {
+                conv1: [0; 4],
+                conv2: [0; 4],
+                colour_bars: [[0; 4]; 4],
+                feature_maps: [0; 4],
+                curves: [0; 4],
+            },
+            frames: vec![
+                frame(0, 0.5, 0.2, vec![3, 3]),
+                frame(10, 0.8, 0.4, vec![1, 2]),
+                frame(20, 0.95, 0.8, vec![1, 2]),
+                frame(30, 0.85, 0.92, vec![1, 2]),
+                frame(40, 1.0, 1.0, vec![1, 2]),
+            ],
+        };
+        let s = settling_sentences(&file);
+        assert_eq!(
+            s[0],
+            "Measured as the mean cosine similarity of each filter to the same filter at the \
+             end, conv1's filters start at 0.50 and stay above 0.9 from step 40 (the end of \
+             epoch 2) onwards; conv2's start at 0.20 and stay above 0.9 from step 30 (50% \
+             into epoch 2) onwards."
+        );
+        assert_eq!(
+            s[1],
+            "The images shown have the predictions they end with from step 10 (50% into \
+             epoch 1) onwards, when conv1's filters are at 0.80 and conv2's at 0.40."
+        );
+        let empty = AnimationFile {
+            frames: Vec::new(),
+            ..file
+        };
+        assert!(settling_sentences(&empty).is_empty());
+    }
 
     fn root() -> std::path::PathBuf {
         crate::figures::workspace_root()
