@@ -870,15 +870,20 @@ fn encode(
     let mut filter = String::new();
     let mut input = 0;
     for (i, (slide, &d)) in slides.iter().zip(seconds).enumerate() {
+        // Still images are read at one frame per second and brought to the video's rate by
+        // the `fps` filter (a looped image is decoded again for every input frame, and the
+        // figures are large PNGs); they run a second longer, and `trim` cuts the slide to
+        // its length.
+        let still = format!("{:.3}", d + 1.0);
         let d = format!("{d:.3}");
-        c.args(["-loop", "1", "-framerate", &fps.to_string(), "-t", &d, "-i"])
+        c.args(["-loop", "1", "-framerate", "1", "-t", &still, "-i"])
             .arg(work.join(format!("card-{i:02}.png")));
         let card = input;
         input += 1;
         let figure = match &slide.visual {
             Visual::None => None,
             Visual::Image(p) => {
-                c.args(["-loop", "1", "-framerate", &fps.to_string(), "-t", &d, "-i"])
+                c.args(["-loop", "1", "-framerate", "1", "-t", &still, "-i"])
                     .arg(p);
                 Some(p)
             }
@@ -1006,9 +1011,11 @@ mod tests {
         let results = crate::figures::quick::results().out.clone();
         let video_dir = tempfile::tempdir().unwrap();
         let out = video_dir.path().join("walkthrough.mp4");
+        // A quarter of the real video's width: the same streams and timing, a fraction of the
+        // encoding time.
         let small = Format {
-            width: 640,
-            height: 360,
+            width: 320,
+            height: 180,
             fps: 10,
         };
         let made = make(&results, &out, None, small).unwrap();
@@ -1084,7 +1091,7 @@ mod tests {
         );
 
         let poster = probe(&made.poster);
-        assert_eq!(poster["streams"][0]["width"].as_u64(), Some(640));
+        assert_eq!(poster["streams"][0]["width"].as_u64(), Some(320));
         crate::figures::quick::done();
     }
 }
