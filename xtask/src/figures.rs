@@ -47,6 +47,9 @@ struct Documented {
 /// Test images the documented runs' deletion and insertion curves are measured on: the
 /// whole test set of the 28×28 runs (each method takes seconds to a minute on two cores).
 pub const EXPLAIN_EVAL_IMAGES: usize = 10_000;
+/// The same for the quick pipeline's tiny runs: enough for a curve, in a fraction of a
+/// second per method.
+const QUICK_EXPLAIN_EVAL_IMAGES: usize = 20;
 
 /// The name of the colour run: synthetic shapes written as torchvision's CIFAR-10 folder.
 pub const COLOUR_RUN: &str = "synthetic-colour";
@@ -277,7 +280,11 @@ pub fn pipeline(args: &Args) -> Result<Written> {
             layer: "relu2".into(),
             images: REPORT_IMAGES,
             target: "predicted".into(),
-            eval_images: if args.quick { 50 } else { EXPLAIN_EVAL_IMAGES },
+            eval_images: if args.quick {
+                QUICK_EXPLAIN_EVAL_IMAGES
+            } else {
+                EXPLAIN_EVAL_IMAGES
+            },
             out: Some(explained.clone()),
             data_dir: run.data_dir.clone().or_else(|| args.data_dir.clone()),
             title: run.title.map(String::from),
@@ -689,7 +696,7 @@ mod tests {
             let report =
                 trainer::explain::read_report(&written.out.join(run).join("explain.json")).unwrap();
             assert_eq!(report.methods.len(), 7, "{run}");
-            assert_eq!(report.eval_images, 50, "{run}");
+            assert_eq!(report.eval_images, QUICK_EXPLAIN_EVAL_IMAGES, "{run}");
         }
         if cfg!(target_os = "linux") {
             // A training process holds at least the data and the network: tens of MiB.
