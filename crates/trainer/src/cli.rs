@@ -147,7 +147,9 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last finished epoch.
     #[arg(long)]
     pub resume: bool,
-    /// fast (convlens-ops kernels) or candle (candle's own conv, for comparison).
+    /// fast (convlens-ops kernels) or candle (candle's own conv, for comparison; compare
+    /// speeds in a `--release` build or with `cargo xtask bench`: a debug build optimizes
+    /// candle-core only lightly).
     #[arg(long, default_value = "fast")]
     pub backend: String,
     /// Keep the weights K times per epoch in the first two epochs (geometrically spaced in
