@@ -596,39 +596,6 @@ pub fn machine() -> Machine {
     }
 }
 
-/// One quick pipeline for the tests of this process that read its results (this module's
-/// and the walkthrough's): it is most of their time, and they only read what it wrote.
-#[cfg(test)]
-pub mod quick {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::OnceLock;
-
-    use super::{pipeline, Args, Written};
-
-    /// The tests that call [`results`], each calling [`done`] once it has finished.
-    const USERS: usize = 2;
-    static RESULTS: OnceLock<Written> = OnceLock::new();
-    static LEFT: AtomicUsize = AtomicUsize::new(USERS);
-
-    /// The quick pipeline's results, written by the first caller.
-    pub fn results() -> &'static Written {
-        RESULTS.get_or_init(|| {
-            pipeline(&Args {
-                quick: true,
-                ..Args::default()
-            })
-            .unwrap()
-        })
-    }
-
-    /// A user is done: the last one removes the work folder.
-    pub fn done() {
-        if LEFT.fetch_sub(1, Ordering::SeqCst) == 1 {
-            std::fs::remove_dir_all(results().out.parent().unwrap()).ok();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,7 +603,11 @@ mod tests {
     /// The quick pipeline writes every figure of the README's set, into a temporary folder.
     #[test]
     fn quick_pipeline_writes_every_figure() {
-        let written = quick::results();
+        let written = pipeline(&Args {
+            quick: true,
+            ..Args::default()
+        })
+        .unwrap();
         assert!(
             written.out.starts_with(std::env::temp_dir()),
             "{}",
@@ -706,6 +677,18 @@ mod tests {
                 "peak resident memory {rss} MiB"
             );
         }
-        quick::done();
+        // The walkthrough shows every figure it shows of the published results.
+        let shown = crate::video::figures_shown(&written.out).unwrap();
+        let published = crate::video::figures_shown(&workspace_root().join("results")).unwrap();
+        for name in &published {
+            // A run without a mistake has no figure of its mistakes.
+            let flawless = name == "misclassified.png" && m.test.accuracy == 1.0;
+            assert!(
+                flawless || shown.contains(name),
+                "the walkthrough would lack {name}"
+            );
+        }
+        assert!(published.len() >= 10, "{published:?}");
+        std::fs::remove_dir_all(written.out.parent().unwrap()).ok();
     }
 }

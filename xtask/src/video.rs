@@ -133,16 +133,7 @@ pub fn require_tools() -> Result<()> {
 /// Builds the video of run `run` (or the default one) from `results` into `out`.
 pub fn make(results: &Path, out: &Path, run: Option<&str>, format: Format) -> Result<Made> {
     require_tools()?;
-    let metrics = read_metrics(&results.join("metrics.json"))?;
-    let name = pick_run(&metrics, run)?;
-    let bench: Option<BenchReport> = match std::fs::read_to_string(results.join("bench.json")) {
-        Ok(text) => Some(
-            serde_json::from_str(&text)
-                .with_context(|| format!("{}", results.join("bench.json").display()))?,
-        ),
-        Err(_) => None,
-    };
-    let slides = slides(results, &name, &metrics[&name], bench.as_ref())?;
+    let slides = walkthrough_slides(results, run)?;
     let spoken: Vec<&str> = slides
         .iter()
         .flat_map(|s| s.sentences.iter().map(String::as_str))
@@ -217,6 +208,38 @@ pub fn make(results: &Path, out: &Path, run: Option<&str>, format: Format) -> Re
         slide_seconds,
         cues,
     })
+}
+
+/// The slides of the walkthrough of run `run` (or the default one) of `results`.
+fn walkthrough_slides(results: &Path, run: Option<&str>) -> Result<Vec<Slide>> {
+    let metrics = read_metrics(&results.join("metrics.json"))?;
+    let name = pick_run(&metrics, run)?;
+    let bench: Option<BenchReport> = match std::fs::read_to_string(results.join("bench.json")) {
+        Ok(text) => Some(
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}", results.join("bench.json").display()))?,
+        ),
+        Err(_) => None,
+    };
+    slides(results, &name, &metrics[&name], bench.as_ref())
+}
+
+/// The file names of the figures and animations the walkthrough of `results` shows (a
+/// slide whose figure is missing is left out of the video).
+pub fn figures_shown(results: &Path) -> Result<Vec<String>> {
+    Ok(walkthrough_slides(results, None)?
+        .iter()
+        .filter_map(|s| match &s.visual {
+            Visual::None => None,
+            Visual::Image(p) | Visual::Video(p) => Some(p),
+        })
+        .map(|p| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect())
 }
 
 fn pick_run(metrics: &Metrics, run: Option<&str>) -> Result<String> {
@@ -997,18 +1020,19 @@ mod tests {
         serde_json::from_slice(&o.stdout).unwrap()
     }
 
-    /// The walkthrough of the quick pipeline's results: one video, one audio and one
-    /// subtitle stream, as long as its narration, cues that are the narration's sentences,
-    /// only numbers the results hold.
+    /// The walkthrough of the published results (`results/`), made small: one video, one
+    /// audio and one subtitle stream, as long as its narration, cues that are the
+    /// narration's sentences, only numbers the results hold. (That the figures pipeline
+    /// writes every figure the walkthrough shows is checked on its quick run.)
     #[test]
-    fn the_walkthrough_of_quick_results_is_in_sync() {
+    fn the_walkthrough_of_the_results_is_in_sync() {
         for (tool, package) in TOOLS {
             assert!(
                 trainer::animate::on_path(tool),
                 "{tool} is missing: the video test needs it (apt-get install {package})"
             );
         }
-        let results = crate::figures::quick::results().out.clone();
+        let results = crate::figures::workspace_root().join("results");
         let video_dir = tempfile::tempdir().unwrap();
         let out = video_dir.path().join("walkthrough.mp4");
         // A quarter of the real video's width: the same streams and timing, a fraction of the
@@ -1084,7 +1108,8 @@ mod tests {
         assert!(unsourced_numbers(&sentences, &results).unwrap().is_empty());
         assert!(sentences.iter().any(|s| !spoken_numbers(s).is_empty()));
         let metrics = read_metrics(&results.join("metrics.json")).unwrap();
-        let accuracy = pct(metrics["synthetic"].test.accuracy);
+        let run = pick_run(&metrics, None).unwrap();
+        let accuracy = pct(metrics[&run].test.accuracy);
         assert!(
             sentences.iter().any(|s| s.contains(&accuracy)),
             "{accuracy}"
@@ -1092,6 +1117,5 @@ mod tests {
 
         let poster = probe(&made.poster);
         assert_eq!(poster["streams"][0]["width"].as_u64(), Some(320));
-        crate::figures::quick::done();
     }
 }
