@@ -226,7 +226,8 @@ fn walkthrough_slides(results: &Path, run: Option<&str>) -> Result<Vec<Slide>> {
 
 /// The file names of the figures and animations the walkthrough of `results` shows (a
 /// slide whose figure is missing is left out of the video).
-pub fn figures_shown(results: &Path) -> Result<Vec<String>> {
+#[cfg(test)]
+pub(crate) fn figures_shown(results: &Path) -> Result<Vec<String>> {
     Ok(walkthrough_slides(results, None)?
         .iter()
         .filter_map(|s| match &s.visual {
