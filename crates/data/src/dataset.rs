@@ -75,6 +75,7 @@ impl Split {
     }
 
     /// The bytes of image `i` (`channels × rows × cols`). Panics if `i >= len()`.
+    #[inline]
     pub fn image(&self, i: usize) -> &[u8] {
         let per = self.shape.iter().product::<usize>();
         &self.pixels[i * per..(i + 1) * per]
@@ -119,6 +120,10 @@ impl Split {
     /// Writes the images at `indices` as `f32` in `[0, 1]` (÷255, like torchvision's
     /// `ToTensor`) into `out`, replacing its content. Reuse `out` across batches to avoid
     /// allocations.
+    ///
+    /// `#[inline]`: the one loop of this crate that runs per training step is compiled with
+    /// the caller's optimization (convlens-train's), not this crate's lighter one.
+    #[inline]
     pub fn batch_pixels_into(&self, indices: &[usize], out: &mut Vec<f32>) {
         out.clear();
         out.reserve(indices.len() * self.shape.iter().product::<usize>());
@@ -128,6 +133,7 @@ impl Split {
     }
 
     /// A batch as tensors: images `f32 [B, C, H, W]` in `[0, 1]` and labels `u32 [B]`.
+    #[inline]
     pub fn batch(&self, indices: &[usize], device: &Device) -> Result<(Tensor, Tensor)> {
         let mut pixels = Vec::new();
         self.batch_pixels_into(indices, &mut pixels);
